@@ -1,0 +1,103 @@
+"""The plugin interface of a prompt method (a baseline here, or a method under study in ``methods``).
+
+A method is fitted on what a task gives it and answers the task's requests. For classification the
+request is: "give me classifiers for these class names", answered as a stack of L2-normalised class
+embeddings ``[P, C, D]`` (P prompt sets: 1 for a learned or hand prompt, several for a generator such as
+DMP, whose metrics the task averages over the P sets).
+
+The interface lives in ``baselines`` (the lower of the two method layers) so that methods can build on
+baselines without importing upward; plugin authors import it from ``dmpbench.plugin``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Sequence
+
+import torch
+
+from dmpbench.backbones.base import Backbone
+from dmpbench.context import RunContext
+from dmpbench.config import check_keys
+
+
+@dataclass
+class FewShotData:
+    """The K-shot training data of one dataset (or of its base classes), as cached image features."""
+
+    dataset: str
+    classnames: list[str]
+    features: torch.Tensor  # [N, D] float32, not normalised
+    labels: torch.Tensor  # [N] int64, 0..C-1
+    templates: Sequence[str] = ("a photo of a {}.",)
+    shots: int = 16
+    seed: int = 1
+    split: str = "all"  # "base" or "all": which label set the data covers
+
+
+@dataclass
+class TrainingPool:
+    """Every training set of the current task and seed (the unit's own included), built lazily.
+
+    Methods that learn across datasets (DMPClass is trained on a repository spanning all the
+    task's datasets) read it; single-dataset learners ignore it."""
+
+    names: list[str]
+    loader: Callable[[str], FewShotData]
+    seed: int
+    _loaded: dict[str, FewShotData] = field(default_factory=dict)
+
+    def get(self, name: str) -> FewShotData:
+        if name not in self._loaded:
+            self._loaded[name] = self.loader(name)
+        return self._loaded[name]
+
+    def add(self, data: FewShotData) -> None:
+        """Hand over data the task already built (so it is not built twice)."""
+        self._loaded[data.dataset] = data
+
+    def __iter__(self):
+        return (self.get(n) for n in self.names)
+
+
+@dataclass(frozen=True)
+class LabelSet:
+    """The classes a task asks a classifier for: names in label order, the dataset they come from (or a
+    ``+``-joined name for a union) and that dataset's hand-prompt templates."""
+
+    classnames: tuple[str, ...]
+    dataset: str
+    templates: tuple[str, ...] = ("a photo of a {}.",)
+
+
+class Method(ABC):
+    #: registry name (the decorator's name is the source of truth; keep them equal)
+    name: ClassVar[str] = ""
+    #: what the method can serve; a task names the capability it needs
+    capabilities: ClassVar[tuple[str, ...]] = ("classification",)
+    #: the prompt learner a generated-prompt method builds on (leaderboard Δ rows compare against it)
+    base_learner: ClassVar[str | None] = None
+    #: default hyper-parameters; ``--set method.key=value`` overrides them
+    default_config: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, backbone: Backbone, config: dict[str, Any], ctx: RunContext):
+        self.backbone = backbone
+        self.config = check_keys("method", self.name, config, self.default_config)
+        self.ctx = ctx
+
+
+class ClassificationMethod(Method):
+    capabilities = ("classification",)
+
+    @abstractmethod
+    def fit(self, data: FewShotData, pool: TrainingPool) -> None:
+        """Learn from the unit's K-shot data (``pool`` gives the task's other training sets)."""
+
+    @abstractmethod
+    def class_embeddings(self, labels: LabelSet) -> torch.Tensor:
+        """``[P, C, D]`` L2-normalised text-side class embeddings for ``labels.classnames``."""
+
+
+def normalize(x: torch.Tensor) -> torch.Tensor:
+    return x / x.norm(dim=-1, keepdim=True).clamp_min(1e-12)

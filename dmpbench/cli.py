@@ -1,0 +1,163 @@
+"""The ``dmpbench`` command: argument parsing only; the work happens in the runner and leaderboard layers.
+
+Bad input ends with one line on stderr and exit code 2 (``DmpbenchError``), never a traceback.
+Torch-heavy modules are imported inside the subcommands, so ``dmpbench list`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from dmpbench.errors import DmpbenchError
+
+RUN_EXAMPLES = """examples:
+  dmpbench run --task base2new --method dmp_coop                  # mini world, seeds 1 2 3
+  dmpbench run --task base2new --method coop --dataset mini_shapes --seed 1
+  dmpbench run --task cross_dataset --method zeroshot --set method.template=hand
+  dmpbench run --task base2new --method zeroshot --backbone ViT-B-16 --pretrained none --data-root ~/data
+  dmpbench run --task base2new --method coop --config my.yaml --set method.epochs=50 --force
+"""
+
+LIST_EXAMPLES = """examples:
+  dmpbench list              # everything
+  dmpbench list methods      # plugins from other packages show up too (entry point group dmpbench.methods)
+"""
+
+LEADERBOARD_EXAMPLES = """examples:
+  dmpbench leaderboard                                    # results/ -> leaderboards/
+  dmpbench leaderboard --results runs/ --out tables/ --task base2new
+"""
+
+PAPER_CHECK_EXAMPLES = """examples:
+  dmpbench paper-check --results results/ --tolerance 1.0       # reproduced vs published cells
+  dmpbench paper-check --results leaderboards/mini/records --against pinned
+  dmpbench paper-check --results leaderboards/mini/records --write-pins     # (re)pin after a deliberate change
+"""
+
+MINI_EXAMPLES = """examples:
+  dmpbench mini build                 # retrain the mini CLIP image tower (seed 0) into the package
+  dmpbench mini build --out /tmp/mini --seed 1
+"""
+
+
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's own usage errors: one line, exit 2
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="dmpbench", description="Benchmark of generated prompts for frozen CLIP / diffusion models.", formatter_class=_formatter)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="run a task with a method over datasets and seeds", epilog=RUN_EXAMPLES, formatter_class=_formatter)
+    run.add_argument("--task", required=True, help="task name (dmpbench list tasks)")
+    run.add_argument("--method", required=True, help="method or baseline name (dmpbench list methods)")
+    run.add_argument("--backbone", default="mini", help="'mini' (built in, default), 'openclip', or an open_clip model name such as ViT-B-16")
+    run.add_argument("--pretrained", default=None, help="open_clip pretrained tag (default openai), 'none' for random weights, or a checkpoint path")
+    run.add_argument("--dataset", nargs="+", default=None, help="datasets (default: the task's datasets in the chosen world)")
+    run.add_argument("--seed", nargs="+", type=int, default=[1, 2, 3], help="seeds (default 1 2 3)")
+    run.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA when present)")
+    run.add_argument("--precision", default=None, choices=["auto", "bf16", "fp32"], help="default: bf16 autocast on CUDA, fp32 on CPU")
+    run.add_argument("--results", type=Path, default=Path("results"), help="results directory (default ./results)")
+    run.add_argument("--cache-dir", type=Path, default=None, help="feature/artefact cache (default $DMPBENCH_CACHE or ~/.cache/dmpbench)")
+    run.add_argument("--data-root", default=None, help="paper-world data root in the CoOp layout (default $DMPBENCH_DATA)")
+    run.add_argument("--config", default=None, help="YAML file with sections task:, method:")
+    run.add_argument("--set", dest="sets", nargs="+", default=[], metavar="SECTION.KEY=VALUE", help="override a setting, e.g. method.epochs=10")
+    run.add_argument("--force", action="store_true", help="rerun units whose record already exists")
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    lst = sub.add_parser("list", help="list tasks, methods, backbones and datasets", epilog=LIST_EXAMPLES, formatter_class=_formatter)
+    lst.add_argument("kind", nargs="?", choices=["tasks", "methods", "backbones", "datasets"], help="only this kind")
+
+    lb = sub.add_parser("leaderboard", help="build Markdown/CSV leaderboards from run records and published numbers", epilog=LEADERBOARD_EXAMPLES, formatter_class=_formatter)
+    lb.add_argument("--results", type=Path, default=Path("results"), help="records directory (default ./results)")
+    lb.add_argument("--out", type=Path, default=Path("leaderboards"), help="output directory (default ./leaderboards)")
+    lb.add_argument("--task", nargs="+", default=None, help="only these tasks")
+
+    pc = sub.add_parser("paper-check", help="compare reproduced records with published (or pinned) numbers", epilog=PAPER_CHECK_EXAMPLES, formatter_class=_formatter)
+    pc.add_argument("--results", type=Path, default=Path("results"), help="records directory (default ./results)")
+    pc.add_argument("--tolerance", type=float, default=1.0, help="largest allowed |reproduced - reference| in points (default 1.0)")
+    pc.add_argument("--against", choices=["published", "pinned"], default="published", help="published paper cells (default) or the pinned values file next to the records")
+    pc.add_argument("--write-pins", action="store_true", help="write pinned.csv (mean over seeds of every cell) beside the records and exit")
+
+    mini = sub.add_parser("mini", help="the built-in mini world", epilog=MINI_EXAMPLES, formatter_class=_formatter)
+    mini_sub = mini.add_subparsers(dest="mini_command", required=True, parser_class=_Parser)
+    build = mini_sub.add_parser("build", help="train the mini CLIP image tower", epilog=MINI_EXAMPLES, formatter_class=_formatter)
+    build.add_argument("--seed", type=int, default=0)
+    build.add_argument("--out", type=Path, default=None, help="output directory (default: inside the package)")
+    return parser
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from dmpbench.registry import REGISTRIES
+
+    kinds = [args.kind] if args.kind else list(REGISTRIES)
+    for kind in kinds:
+        registry = REGISTRIES[kind]
+        print(f"{kind}:")
+        for name in registry.names():
+            source = registry.source(name)
+            tag = f"  [{source}]" if source != "dmpbench" else ""
+            print(f"  {name:<18} {registry.summary(name)}{tag}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from dmpbench.runner.run import RunRequest, execute
+
+    req = RunRequest(
+        task=args.task, method=args.method, backbone=args.backbone, pretrained=args.pretrained, datasets=args.dataset,
+        seeds=args.seed, device=args.device, precision=args.precision, results=args.results, cache_dir=args.cache_dir,
+        config_file=args.config, sets=args.sets, force=args.force, data_root=args.data_root, progress=not args.no_progress,
+    )
+    execute(req)
+    return 0
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from dmpbench.leaderboard.build import build_leaderboards
+
+    written, problems = build_leaderboards(args.results, args.out, tasks=args.task)
+    for problem in problems:
+        print(f"dmpbench: skipped malformed record {problem}", file=sys.stderr)
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_paper_check(args: argparse.Namespace) -> int:
+    from dmpbench.leaderboard.papercheck import paper_check
+
+    return paper_check(args.results, args.tolerance, against=args.against, write=args.write_pins)
+
+
+def cmd_mini(args: argparse.Namespace) -> int:
+    from dmpbench.backbones.mini_build import build_mini_clip
+
+    build_mini_clip(seed=args.seed, out_dir=args.out)
+    return 0
+
+
+COMMANDS = {"list": cmd_list, "run": cmd_run, "leaderboard": cmd_leaderboard, "paper-check": cmd_paper_check, "mini": cmd_mini}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except DmpbenchError as exc:
+        print(f"dmpbench: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("dmpbench: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

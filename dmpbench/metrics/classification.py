@@ -1,0 +1,33 @@
+"""Classification metrics: top-1 accuracy (in %) of prompted CLIP classifiers and the harmonic mean."""
+
+from __future__ import annotations
+
+import torch
+
+
+def harmonic_mean(base: float, new: float) -> float:
+    """HM = 2·B·N / (B + N) (CoCoOp), 0 when both are 0."""
+    return 0.0 if base + new == 0 else 2.0 * base * new / (base + new)
+
+
+def prompt_set_accuracies(image_features: torch.Tensor, class_embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Top-1 accuracy in % of each of P prompt sets.
+
+    ``image_features`` [N, D] (any norm), ``class_embeddings`` [P, C, D] L2-normalised, ``labels`` [N].
+    The logit scale does not change the arg-max, so it is left out."""
+    feats = image_features.float()
+    feats = feats / feats.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    emb = class_embeddings.float().to(feats.device)
+    labels = labels.to(feats.device)
+    out = []
+    for p in range(emb.shape[0]):
+        pred = (feats @ emb[p].T).argmax(dim=-1)
+        out.append((pred == labels).float().mean() * 100.0)
+    return torch.stack(out)
+
+
+def accuracy(image_features: torch.Tensor, class_embeddings: torch.Tensor, labels: torch.Tensor) -> float:
+    """Mean top-1 accuracy (%) over the P prompt sets (DMP reports the mean over sampled prompts)."""
+    if labels.numel() == 0:
+        raise ValueError("no test images to evaluate")
+    return float(prompt_set_accuracies(image_features, class_embeddings, labels).mean())

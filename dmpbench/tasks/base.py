@@ -1,0 +1,38 @@
+"""The task interface: a task owns a protocol (data, splits, seeds, metrics) and knows nothing about how a
+method works inside; it talks to the method only through the method's interface."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+from dmpbench.baselines.base import Method
+from dmpbench.config import check_keys
+from dmpbench.context import RunContext
+from dmpbench.world import World
+
+Metrics = dict[str, dict[str, float]]  # evaluated dataset -> metric -> value (accuracies in %)
+
+
+class Task(ABC):
+    name: ClassVar[str] = ""
+    #: the method capability this task needs (see ``Method.capabilities``)
+    capability: ClassVar[str] = "classification"
+    #: leaderboard column order
+    metrics: ClassVar[tuple[str, ...]] = ()
+    #: published tables shown beside this task's leaderboard: (paper id, table)
+    published_tables: ClassVar[tuple[tuple[str, str], ...]] = ()
+    default_config: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, config: dict[str, Any], world: World):
+        self.config = check_keys("task", self.name, config, self.default_config)
+        self.world = world
+
+    @abstractmethod
+    def units(self, datasets: list[str] | None) -> list[str]:
+        """The datasets runs are keyed by (one record per unit and seed); ``datasets`` is the user's
+        ``--dataset`` choice or None for the world's default."""
+
+    @abstractmethod
+    def run(self, unit: str, method: Method, ctx: RunContext) -> Metrics:
+        """Run the protocol for one unit and seed (``ctx.seed``); protocol details go to ``ctx.audit``."""

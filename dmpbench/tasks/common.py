@@ -1,0 +1,118 @@
+"""Pieces every classification protocol shares: K-shot training data from cached image features, test
+features for a label subset, and scoring a method's classifiers. Protocol rules themselves (which classes,
+which seeds) stay in each task's own module."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from dmpbench.backbones.feature_cache import image_features
+from dmpbench.baselines.base import ClassificationMethod, FewShotData, LabelSet, TrainingPool
+from dmpbench.context import RunContext
+from dmpbench.data.base import Item
+from dmpbench.data.splits import ClassSplit, all_classes, base_new, few_shot
+from dmpbench.metrics.classification import accuracy
+from dmpbench.world import World
+
+
+def features_of(world: World, ctx: RunContext, dataset: str, items: Sequence[Item]) -> torch.Tensor:
+    return image_features(
+        world.backbone,
+        world.dataset(dataset),
+        list(items),
+        cache_dir=ctx.cache_dir / "features",
+        precision=ctx.precision,
+        progress=ctx.progress,
+    )
+
+
+def class_split(world: World, dataset: str, which: str) -> ClassSplit:
+    """``"base"``, ``"new"`` or ``"all"`` classes of a dataset (base/new by CoCoOp's rule)."""
+    n = len(world.dataset(dataset).classnames)
+    if which == "all":
+        return all_classes(n)
+    base, new = base_new(n)
+    return {"base": base, "new": new}[which]
+
+
+def fewshot_data(world: World, ctx: RunContext, dataset: str, shots: int, which: str) -> FewShotData:
+    """K shots per class drawn on *all* classes with the run's seed, then restricted to ``which`` (CoCoOp
+    draws before subsampling classes)."""
+    ds = world.dataset(dataset)
+    classes = class_split(world, dataset, which)
+    items = classes.select(few_shot(ds.split("train"), shots, ctx.seed))
+    feats = features_of(world, ctx, dataset, items)
+    return FewShotData(
+        dataset=dataset,
+        classnames=classes.names(ds.classnames),
+        features=feats,
+        labels=torch.tensor([it.label for it in items], dtype=torch.long),
+        templates=tuple(ds.templates),
+        shots=shots,
+        seed=ctx.seed,
+        split=which,
+    )
+
+
+def training_pool(world: World, ctx: RunContext, datasets: Sequence[str], shots: int, which: str) -> TrainingPool:
+    return TrainingPool(list(datasets), lambda name: fewshot_data(world, ctx, name, shots, which), ctx.seed)
+
+
+def test_set(world: World, ctx: RunContext, dataset: str, classes: ClassSplit) -> tuple[LabelSet, torch.Tensor, torch.Tensor]:
+    """Label set, features and relabelled labels of the test images of ``classes``."""
+    ds = world.dataset(dataset)
+    items = classes.select(ds.split("test"))
+    feats = features_of(world, ctx, dataset, items)
+    labels = LabelSet(tuple(classes.names(ds.classnames)), dataset, tuple(ds.templates))
+    return labels, feats, torch.tensor([it.label for it in items], dtype=torch.long)
+
+
+def score(method: ClassificationMethod, ctx: RunContext, labelset: LabelSet, feats: torch.Tensor, labels: torch.Tensor) -> float:
+    """Accuracy (%) of the method's classifier(s) for the label set, averaged over its prompt sets."""
+    with ctx.phase("sample"), torch.no_grad(), ctx.autocast():
+        emb = method.class_embeddings(labelset)
+    with ctx.phase("evaluate"):
+        return accuracy(feats, emb, labels)
+
+
+def record_training(ctx: RunContext, data: FewShotData) -> None:
+    ctx.audit.setdefault("train", {})[data.dataset] = {
+        "classes": len(data.classnames),
+        "images": int(data.labels.numel()),
+        "shots": data.shots,
+        "label_set": data.split,
+    }
+
+
+def record_test(ctx: RunContext, name: str, labelset: LabelSet, labels: torch.Tensor) -> None:
+    ctx.audit.setdefault("test", {}).setdefault(labelset.dataset, {})[name] = {
+        "classes": len(labelset.classnames),
+        "images": int(labels.numel()),
+        "first_classes": list(labelset.classnames[:3]),
+        "last_classes": list(labelset.classnames[-2:]),
+    }
+
+
+def fit_on(world: World, ctx: RunContext, method: ClassificationMethod, dataset: str, shots: int, which: str, pool_names: Sequence[str]) -> FewShotData:
+    """Build the unit's K-shot data and the task's training pool, record them, and fit the method."""
+    with ctx.phase("fit"):
+        data = fewshot_data(world, ctx, dataset, shots, which)
+        record_training(ctx, data)
+        pool = training_pool(world, ctx, pool_names, shots, which)
+        pool.add(data)
+        method.fit(data, pool)
+    return data
+
+
+def transfer(world: World, ctx: RunContext, method: ClassificationMethod, source: str, targets: Sequence[str], shots: int) -> dict[str, dict[str, float]]:
+    """Learn on all classes of ``source`` (K shots), then accuracy on the source's and each target's test
+    set among that dataset's own classes (cross-dataset and domain-shift protocols of CoOp/CoCoOp)."""
+    fit_on(world, ctx, method, source, shots, "all", [source])
+    out = {}
+    for name in [source, *targets]:
+        labelset, feats, labels = test_set(world, ctx, name, class_split(world, name, "all"))
+        record_test(ctx, "all", labelset, labels)
+        out[name] = {"acc": score(method, ctx, labelset, feats, labels)}
+    return out

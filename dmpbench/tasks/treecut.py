@@ -1,0 +1,101 @@
+"""Treecut generalisation (DMP Table 12 / Figure 4, ProTeCt's metrics): prompts learned on a dataset's
+classes (all classes, K shots) are asked to classify at other levels of its class tree.
+
+MTA: mean top-1 accuracy over 25 treecuts (``metrics/treecut.py``), each a label set of frontier nodes
+named by the tree, each test image labelled by the frontier node covering its leaf. HCA: share of test
+images correct at every internal node of their path (among that node's children) and at the leaf.
+The cuts are drawn once from a fixed seed, saved under the cache directory, and their hash goes into
+each record, so every method is scored on the same cuts. The model is fixed: no checkpoint is chosen on
+test data.
+"""
+
+from __future__ import annotations
+
+import json
+
+import torch
+
+from dmpbench.baselines.base import ClassificationMethod, LabelSet
+from dmpbench.context import RunContext, stable_hash
+from dmpbench.data.hierarchy import ClassTree
+from dmpbench.metrics.treecut import hierarchical_consistency, leaf_to_frontier, sample_treecuts
+from dmpbench.registry import TASKS
+from dmpbench.tasks import common
+from dmpbench.tasks.base import Metrics, Task
+
+
+@TASKS.register("treecut", "hierarchical consistency: MTA over 25 treecuts and HCA")
+class Treecut(Task):
+    name = "treecut"
+    metrics = ("mta", "hca")
+    published_tables = (("diffusion_meta_prompts", "12"),)
+    # tree: "" = the world's tree for the dataset; or a built-in name or a JSON file path
+    default_config = {"shots": 16, "tree": "", "treecut_seed": 0}
+
+    def units(self, datasets: list[str] | None) -> list[str]:
+        return list(datasets or [self.world.suite["treecut"]["dataset"]])
+
+    def tree_for(self, unit: str) -> ClassTree:
+        spec = self.config["tree"] or self.world.suite["treecut"].get("trees", {}).get(unit) or self.world.suite["treecut"]["tree"]
+        return ClassTree.load(spec)
+
+    def cuts(self, tree: ClassTree, ctx: RunContext) -> list[dict]:
+        key = {"tree": tree.to_dict(), "seed": self.config["treecut_seed"]}
+        path = ctx.cache_dir / "treecuts" / f"{stable_hash(key)}.json"
+        if path.exists():
+            return json.loads(path.read_text())
+        cuts = sample_treecuts(tree, seed=int(self.config["treecut_seed"]))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(cuts))
+        tmp.replace(path)
+        return cuts
+
+    def run(self, unit: str, method: ClassificationMethod, ctx: RunContext) -> Metrics:
+        ds = self.world.dataset(unit)
+        tree = self.tree_for(unit)
+        leaf_labels = tree.check_covers(ds.classnames, unit)
+        cuts = self.cuts(tree, ctx)
+        ctx.audit["treecuts"] = {"count": len(cuts), "hash": stable_hash(cuts), "sizes": [len(c["frontier"]) for c in cuts]}
+        common.fit_on(self.world, ctx, method, unit, int(self.config["shots"]), "all", [unit])
+        labelset, feats, labels = common.test_set(self.world, ctx, unit, common.class_split(self.world, unit, "all"))
+        common.record_test(ctx, "all", labelset, labels)
+        templates = tuple(ds.templates)
+
+        def classify(nodes: list[str]) -> torch.Tensor:
+            """``[P, N]`` predicted index into ``nodes`` for every test image."""
+            names = LabelSet(tuple(tree.name(n) for n in nodes), unit, templates)
+            with ctx.phase("sample"), torch.no_grad(), ctx.autocast():
+                emb = method.class_embeddings(names).float()
+            with ctx.phase("evaluate"):
+                f = feats / feats.norm(dim=-1, keepdim=True)
+                return (f @ emb.to(f.device).transpose(1, 2)).argmax(-1)
+
+        accs = []
+        for cut in cuts:
+            target = leaf_to_frontier(tree, cut["frontier"], leaf_labels)[labels]
+            pred = classify(cut["frontier"])
+            accs.append((pred == target).float().mean(dim=1) * 100.0)
+        mta_per_prompt = torch.stack(accs).mean(0)
+
+        label_leaf = {v: k for k, v in leaf_labels.items()}
+        image_leaves = [label_leaf[int(y)] for y in labels]
+        leaf_pred = classify([label_leaf[i] for i in range(len(label_leaf))])
+        node_pred = {}
+        for node in tree.internal:
+            kids = list(tree.children[node])
+            pred = classify(kids)
+            child_of = torch.tensor([_child_on_path(tree, node, leaf, kids) for leaf in image_leaves])
+            node_pred[node] = pred == child_of
+        hca = [
+            hierarchical_consistency({v: c[p] for v, c in node_pred.items()}, leaf_pred[p] == labels, tree, image_leaves)
+            for p in range(leaf_pred.shape[0])
+        ]
+        return {unit: {"mta": float(mta_per_prompt.mean()), "hca": sum(hca) / len(hca)}}
+
+
+def _child_on_path(tree: ClassTree, node: str, leaf: str, kids: list[str]) -> int:
+    path = tree.path(leaf)
+    if node in path[:-1]:
+        return kids.index(path[path.index(node) + 1])
+    return -1
