@@ -18,10 +18,10 @@ BUILTINS: list[tuple[str, str, str, str]] = [
 
 _COOP = "dmpbench.data.coop"
 for _name, _target in [
-    ("imagenet", "imagenet:ImageNet"), ("caltech101", "datasets:Caltech101"), ("oxford_pets", "datasets:OxfordPets"),
-    ("stanford_cars", "datasets:StanfordCars"), ("oxford_flowers", "datasets:OxfordFlowers"), ("food101", "datasets:Food101"),
-    ("fgvc_aircraft", "fgvc_aircraft:FGVCAircraft"), ("sun397", "datasets:SUN397"), ("dtd", "datasets:DTD"),
-    ("eurosat", "datasets:EuroSAT"), ("ucf101", "datasets:UCF101"), ("imagenet_v2", "imagenet:ImageNetV2"),
+    ("imagenet", "imagenet:ImageNet"), ("caltech101", "fixed_splits:Caltech101"), ("oxford_pets", "fixed_splits:OxfordPets"),
+    ("stanford_cars", "fixed_splits:StanfordCars"), ("oxford_flowers", "fixed_splits:OxfordFlowers"), ("food101", "fixed_splits:Food101"),
+    ("fgvc_aircraft", "fixed_splits:FGVCAircraft"), ("sun397", "fixed_splits:SUN397"), ("dtd", "fixed_splits:DTD"),
+    ("eurosat", "fixed_splits:EuroSAT"), ("ucf101", "fixed_splits:UCF101"), ("imagenet_v2", "imagenet:ImageNetV2"),
     ("imagenet_sketch", "imagenet:ImageNetSketch"), ("imagenet_a", "imagenet:ImageNetA"), ("imagenet_r", "imagenet:ImageNetR"),
 ]:
     BUILTINS.append(("datasets", _name, f"{_COOP}.{_target}", "paper world (CoOp layout)"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 from dmpbench.errors import DmpbenchError
@@ -147,7 +148,12 @@ def cmd_mini(args: argparse.Namespace) -> int:
 COMMANDS = {"list": cmd_list, "run": cmd_run, "leaderboard": cmd_leaderboard, "paper-check": cmd_paper_check, "mini": cmd_mini}
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    return f"dmpbench: warning: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
+    warnings.formatwarning = _one_line_warning
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)

@@ -10,5 +10,7 @@ PAPER_SUITE = {
     "cross_dataset": {"source": "imagenet", "targets": COOP_DATASETS[1:]},
     "domain_shift": {"source": "imagenet", "targets": ["imagenet_v2", "imagenet_sketch", "imagenet_a", "imagenet_r"]},
     "composition": ["caltech101", "ucf101"],
-    "treecut": {"dataset": "imagenet", "tree": "imagenet"},
+    # ImageNet and its variants: the WordNet tree (built with nltk on the user's machine). SUN397's
+    # three-level hierarchy is not redistributable here: supply it with --set task.tree=PATH.
+    "treecut": {"dataset": "imagenet", "trees": {name: "wordnet" for name in ("imagenet", "imagenet_v2", "imagenet_sketch", "imagenet_a", "imagenet_r")}},
 }

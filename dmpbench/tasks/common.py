@@ -63,10 +63,13 @@ def training_pool(world: World, ctx: RunContext, datasets: Sequence[str], shots:
 def test_set(world: World, ctx: RunContext, dataset: str, classes: ClassSplit) -> tuple[LabelSet, torch.Tensor, torch.Tensor]:
     """Label set, features and relabelled labels of the test images of ``classes``."""
     ds = world.dataset(dataset)
-    items = classes.select(ds.split("test"))
-    feats = features_of(world, ctx, dataset, items)
-    labels = LabelSet(tuple(classes.names(ds.classnames)), dataset, tuple(ds.templates))
-    return labels, feats, torch.tensor([it.label for it in items], dtype=torch.long)
+    test = ds.split("test")
+    feats = features_of(world, ctx, dataset, test)  # the whole split, cached once for every label subset
+    relabel = classes.relabel
+    keep = torch.tensor([it.label in relabel for it in test], dtype=torch.bool)
+    labels = torch.tensor([relabel[it.label] for it in test if it.label in relabel], dtype=torch.long)
+    labelset = LabelSet(tuple(classes.names(ds.classnames)), dataset, tuple(ds.templates))
+    return labelset, feats[keep], labels
 
 
 def score(method: ClassificationMethod, ctx: RunContext, labelset: LabelSet, feats: torch.Tensor, labels: torch.Tensor) -> float:

@@ -1,4 +1,4 @@
-"""Cross-dataset transfer (CoCoOp; DMP Figure 3 / Table 10, Prompt Diffusion Table 2): prompts learned on
+"""Cross-dataset transfer (CoCoOp; DMP Figure 3 / Table 11, Prompt Diffusion Table 2): prompts learned on
 a source dataset (ImageNet in the paper world, all classes, 16 shots) are evaluated on the other datasets."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dmpbench.tasks.base import Metrics, Task
 class CrossDataset(Task):
     name = "cross_dataset"
     metrics = ("acc",)
-    published_tables = (("diffusion_meta_prompts", "10"), ("prompt_diffusion", "2"))
+    published_tables = (("diffusion_meta_prompts", "11"), ("prompt_diffusion", "2"))
     suite_key = "cross_dataset"
     # targets: [] = the world's default targets for this task
     default_config = {"shots": 16, "targets": []}

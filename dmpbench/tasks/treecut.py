@@ -18,6 +18,8 @@ import torch
 from dmpbench.baselines.base import ClassificationMethod, LabelSet
 from dmpbench.context import RunContext, stable_hash
 from dmpbench.data.hierarchy import ClassTree
+from dmpbench.data.wordnet_tree import build_wordnet_tree
+from dmpbench.errors import DmpbenchError
 from dmpbench.metrics.treecut import hierarchical_consistency, leaf_to_frontier, sample_treecuts
 from dmpbench.registry import TASKS
 from dmpbench.tasks import common
@@ -36,7 +38,17 @@ class Treecut(Task):
         return list(datasets or [self.world.suite["treecut"]["dataset"]])
 
     def tree_for(self, unit: str) -> ClassTree:
-        spec = self.config["tree"] or self.world.suite["treecut"].get("trees", {}).get(unit) or self.world.suite["treecut"]["tree"]
+        """``task.tree``, else the world's tree for the dataset: a built-in name, a JSON path, or
+        ``wordnet`` (built from the dataset's wnids with nltk's WordNet: ImageNet and its variants)."""
+        suite = self.world.suite["treecut"]
+        spec = self.config["tree"] or suite.get("trees", {}).get(unit) or (suite.get("tree") if unit == suite["dataset"] else None)
+        if not spec:
+            raise DmpbenchError(f"treecut: no class tree for dataset {unit!r}; supply one with --set task.tree=PATH (format in data/hierarchy.py)")
+        if spec == "wordnet":
+            ds = self.world.dataset(unit)
+            if not hasattr(ds, "wnids"):
+                raise DmpbenchError(f"treecut: dataset {unit!r} has no WordNet ids; supply a tree with --set task.tree=PATH")
+            return build_wordnet_tree(ds.wnids, ds.classnames)
         return ClassTree.load(spec)
 
     def cuts(self, tree: ClassTree, ctx: RunContext) -> list[dict]:
