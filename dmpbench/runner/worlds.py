@@ -37,6 +37,8 @@ def make_world(backbone: str, pretrained: str | None, data_root: Path | None, de
             model = BACKBONES.get(backbone)()
         else:
             model_name = backbone.split(":", 1)[1] if backbone.startswith("openclip:") else backbone
+            if model_name == "openclip":
+                model_name = "ViT-B-16"
             model = BACKBONES.get("openclip")(model=model_name, pretrained=pretrained or "openai")
         from dmpbench.data.suites import PAPER_SUITE
 
