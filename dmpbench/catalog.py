@@ -12,7 +12,7 @@ BUILTINS: list[tuple[str, str, str, str]] = [
     ("methods", "zeroshot", "dmpbench.baselines.zeroshot:ZeroShot", "CLIP with the dataset's hand prompt (no learning)"),
     ("methods", "coop", "dmpbench.baselines.coop:CoOp", "CoOp: K learned context vectors in front of the class name"),
     ("methods", "dmp_coop", "dmpbench.methods.dmp_coop:DMPCoOp", "DMPClass over CoOp: a diffusion model samples CoOp prompts from class names"),
-    ("backbones", "mini", "dmpbench.backbones.mini:MiniClipBackbone", "built-in mini CLIP: frozen MiniLM text tower, dmpbench-trained image tower"),
+    ("backbones", "mini", "dmpbench.backbones.mini:MiniCLIP", "built-in mini CLIP: frozen MiniLM text tower, dmpbench-trained image tower"),
     ("backbones", "openclip", "dmpbench.backbones.openclip:OpenClipBackbone", "any open_clip model (default ViT-B-16, openai weights)"),
 ]
 

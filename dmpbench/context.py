@@ -92,7 +92,8 @@ class RunContext:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def generator(self, offset: int = 0) -> torch.Generator:
+    def generator(self, offset: int = 0, seed: int | None = None) -> torch.Generator:
+        """A CPU generator seeded from the run's seed (or ``seed``) and an offset naming its use."""
         g = torch.Generator(device="cpu")
-        g.manual_seed(self.seed * 1000 + offset)
+        g.manual_seed((self.seed if seed is None else seed) * 1000 + offset)
         return g

@@ -38,24 +38,26 @@ class FewShotData:
 
 @dataclass
 class TrainingPool:
-    """Every training set of the current task and seed (the unit's own included), built lazily.
+    """Every training set of the current task (the unit's own included), built lazily.
 
-    Methods that learn across datasets (DMPClass is trained on a repository spanning all the
-    task's datasets) read it; single-dataset learners ignore it."""
+    Methods that learn across datasets (DMPClass is trained on a repository spanning all the task's
+    datasets) read it; single-dataset learners ignore it. ``get(name, seed)`` gives the K-shot data of
+    another seed than the run's, for artefacts shared across seeds."""
 
     names: list[str]
-    loader: Callable[[str], FewShotData]
+    loader: Callable[[str, int], FewShotData]
     seed: int
-    _loaded: dict[str, FewShotData] = field(default_factory=dict)
+    _loaded: dict[tuple[str, int], FewShotData] = field(default_factory=dict)
 
-    def get(self, name: str) -> FewShotData:
-        if name not in self._loaded:
-            self._loaded[name] = self.loader(name)
-        return self._loaded[name]
+    def get(self, name: str, seed: int | None = None) -> FewShotData:
+        key = (name, self.seed if seed is None else seed)
+        if key not in self._loaded:
+            self._loaded[key] = self.loader(*key)
+        return self._loaded[key]
 
     def add(self, data: FewShotData) -> None:
         """Hand over data the task already built (so it is not built twice)."""
-        self._loaded[data.dataset] = data
+        self._loaded[(data.dataset, data.seed)] = data
 
     def __iter__(self):
         return (self.get(n) for n in self.names)
@@ -80,10 +82,13 @@ class Method(ABC):
     base_learner: ClassVar[str | None] = None
     #: default hyper-parameters; ``--set method.key=value`` overrides them
     default_config: ClassVar[dict[str, Any]] = {}
+    #: per-world changes to the defaults (e.g. {"mini": {"batch_size": 128}}), applied before the user's
+    world_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
 
     def __init__(self, backbone: Backbone, config: dict[str, Any], ctx: RunContext):
         self.backbone = backbone
-        self.config = check_keys("method", self.name, config, self.default_config)
+        defaults = {**self.default_config, **self.world_defaults.get(backbone.world, {})}
+        self.config = check_keys("method", self.name, config, defaults)
         self.ctx = ctx
 
 

@@ -1,8 +1,9 @@
 """DMPClass over CoOp (Diffusion Meta-Prompts, section 3.1): a diffusion model that samples CoOp prompts
 conditioned on the class names of the label set being classified.
 
-1. Prompt repository: CoOp trained with ``repo_inits`` initialisations (40 in the paper) on each
-   training dataset of the task (its base classes for base-to-new), on the run's K-shot data. The paper
+1. Prompt repository: CoOp trained with ``repo_inits`` initialisations (40 in the paper; 16 in the mini
+   world) on each training dataset of the task (its base classes for base-to-new), on the K-shot draw of
+   ``repo_seed``. The paper
    says only "40 different initializations"; we read it as CoOp's random initialisation N(0, 0.02)
    with 40 different draws (``repo_init: random``), so the repository has the spread a generative
    model can learn; ``repo_init: hand`` starts every draw from "a photo of a" plus the same noise.
@@ -15,8 +16,9 @@ conditioned on the class names of the label set being classified.
 4. At test time: ``num_prompts`` prompts sampled with DDIM (50 steps, guidance 4.5, Table 9) conditioned
    on the label set's class names; the task averages the metrics over them.
 
-The repository (per dataset, seed, label split and CoOp recipe) and the trained DMP (per training pool
-and seed) are saved under the cache directory and reused by every task and run that asks for the same.
+The repository (per dataset, label split and CoOp recipe) and the trained DMP (per training pool) are
+saved under the cache directory and reused by every task and seed that asks for the same; the run's seed
+seeds the sampling.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from dmpbench.baselines.base import ClassificationMethod, FewShotData, LabelSet, TrainingPool, normalize
-from dmpbench.baselines.coop import COOP_DEFAULTS, initial_contexts, train_contexts
+from dmpbench.baselines.coop import COOP_DEFAULTS, COOP_MINI, initial_contexts, train_contexts
 from dmpbench.dmp.model import DMP
 from dmpbench.errors import DmpbenchError
 from dmpbench.registry import METHODS
@@ -43,6 +45,7 @@ class DMPCoOp(ClassificationMethod):
         **{f"coop_{k}": v for k, v in COOP_DEFAULTS.items() if k not in ("init", "csc")},
         "repo_inits": 40,
         "repo_init": "random",
+        "repo_seed": 1,
         "condition": "classnames",
         "preset": "auto",
         "dmp_steps": 3000,
@@ -54,6 +57,9 @@ class DMPCoOp(ClassificationMethod):
         "sample_steps": 50,
         "sampler": "ddim",
     }
+    # mini world: CoOp's mini recipe for the repository and 16 initialisations per dataset (a repository
+    # step costs one text-tower pass per class and initialisation)
+    world_defaults = {"mini": {**{f"coop_{k}": v for k, v in COOP_MINI.items()}, "repo_inits": 16}}
 
     def _coop_config(self) -> dict:
         cfg = {k.removeprefix("coop_"): v for k, v in self.config.items() if k.startswith("coop_")}
@@ -82,12 +88,12 @@ class DMPCoOp(ClassificationMethod):
         if path.exists():
             return load_file(str(path))["prompts"]
         r = int(self.config["repo_inits"])
-        init = initial_contexts(self.backbone, cfg, r, len(data.classnames), self.ctx.generator(offset=101))
+        init = initial_contexts(self.backbone, cfg, r, len(data.classnames), self.ctx.generator(offset=101, seed=data.seed))
         if self.config["repo_init"] == "hand":
             init = initial_contexts(self.backbone, {**cfg, "init": "a photo of a"}, r, 0, self.ctx.generator()) + init
         elif self.config["repo_init"] != "random":
             raise DmpbenchError(f"dmp_coop: repo_init must be 'random' or 'hand', got {self.config['repo_init']!r}")
-        prompts = train_contexts(self.backbone, data, cfg, self.ctx, init=init, desc="repository")
+        prompts = train_contexts(self.backbone, data, cfg, self.ctx, init=init, desc="repository", seed=data.seed)
         tmp = path.with_suffix(".tmp")
         save_file({"prompts": prompts.contiguous()}, str(tmp))
         tmp.replace(path)
@@ -100,9 +106,13 @@ class DMPCoOp(ClassificationMethod):
         return ("small" if self.backbone.world == "mini" else "paper") if preset == "auto" else preset
 
     def fit(self, data: FewShotData, pool: TrainingPool) -> None:
-        train_sets = list(pool)
-        key = {"backbone": self.backbone.cache_key, "pool": [(d.dataset, d.split, d.shots) for d in train_sets], "seed": pool.seed,
-               "config": self.config, "preset": self.preset()}
+        # The repository and the DMP are shared by every seed and task that trains on the same datasets
+        # (the issue's "reused across tasks and seeds"): the repository is learned on the K-shot draw of
+        # ``repo_seed``; the run's seed only seeds the sampling of prompts.
+        train_sets = [pool.get(name, seed=int(self.config["repo_seed"])) for name in pool.names]
+        sampling = {k: v for k, v in self.config.items() if k in ("num_prompts", "guidance", "sample_steps", "sampler")}
+        key = {"backbone": self.backbone.cache_key, "pool": [(d.dataset, d.split, d.shots, d.classnames) for d in train_sets],
+               "config": {k: v for k, v in self.config.items() if k not in sampling}, "preset": self.preset()}
         directory = self.ctx.artifact_dir("dmp", key)
         if (directory / "dmp.safetensors").exists() and (directory / "done").exists():
             self.dmp = DMP.load(directory, self.ctx.device)
@@ -120,7 +130,7 @@ class DMPCoOp(ClassificationMethod):
         self.dmp = DMP((k, dim), cond_dim=conds[0].shape[1], preset=self.preset(), device=self.ctx.device)
         history = self.dmp.fit(
             repo_all, conds, steps=int(self.config["dmp_steps"]), batch_size=int(self.config["dmp_batch_size"]),
-            lr=float(self.config["dmp_lr"]), seed=pool.seed, progress=self.ctx.progress, vae_steps=int(self.config["vae_steps"]),
+            lr=float(self.config["dmp_lr"]), seed=int(self.config["repo_seed"]), progress=self.ctx.progress, vae_steps=int(self.config["vae_steps"]),
         )
         self.dmp.save(directory)
         (directory / "done").write_text("ok\n")

@@ -20,7 +20,7 @@ from dmpbench.errors import DmpbenchError
 from dmpbench.registry import DATASETS, METHODS, TASKS
 from dmpbench.runner import environment as env
 from dmpbench.runner.records import SCHEMA, check_writable, read_record, record_path, run_key, write_atomic
-from dmpbench.runner.worlds import backbone_label, data_root_from, make_world
+from dmpbench.runner.worlds import backbone_label, data_root_from, make_world, world_name
 
 
 def default_cache_dir() -> Path:
@@ -60,9 +60,11 @@ def resolve(req: RunRequest) -> tuple[type, type, dict[str, dict[str, Any]]]:
     user = merge(load_config_file(req.config_file) if req.config_file else {}, parse_set(req.sets))
     from dmpbench.config import check_keys
 
+    world = world_name(req.backbone)
+    method_defaults = {**method_cls.default_config, **getattr(method_cls, "world_defaults", {}).get(world, {})}
     config = {
         "task": check_keys("task", req.task, user["task"], task_cls.default_config),
-        "method": check_keys("method", req.method, user["method"], method_cls.default_config),
+        "method": check_keys("method", req.method, user["method"], method_defaults),
         "backbone": {"name": req.backbone, "pretrained": None if req.backbone == "mini" else (req.pretrained or "openai")},
     }
     if user["backbone"]:

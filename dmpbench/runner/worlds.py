@@ -21,6 +21,11 @@ def backbone_label(backbone: str, pretrained: str | None) -> str:
     return f"{backbone}/{pretrained or 'openai'}"
 
 
+def world_name(backbone: str) -> str:
+    """The world a backbone name selects (known before any model is loaded)."""
+    return "mini" if backbone == "mini" else "paper"
+
+
 def data_root_from(arg: str | None) -> Path | None:
     root = arg or os.environ.get("DMPBENCH_DATA")
     return Path(root).expanduser() if root else None

@@ -29,12 +29,7 @@ class Base2New(Task):
     def run(self, unit: str, method: ClassificationMethod, ctx: RunContext) -> Metrics:
         shots = int(self.config["shots"])
         pool_names = self.units(None) if unit in self.units(None) else [unit]
-        with ctx.phase("fit"):
-            data = common.fewshot_data(self.world, ctx, unit, shots, "base")
-            common.record_training(ctx, data)
-            pool = common.training_pool(self.world, ctx, pool_names, shots, "base")
-            pool.add(data)
-            method.fit(data, pool)
+        common.fit_on(self.world, ctx, method, unit, shots, "base", pool_names)
         out: dict[str, float] = {}
         for which in ("base", "new", "all"):
             classes = common.class_split(self.world, unit, which)

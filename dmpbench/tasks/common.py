@@ -37,12 +37,13 @@ def class_split(world: World, dataset: str, which: str) -> ClassSplit:
     return {"base": base, "new": new}[which]
 
 
-def fewshot_data(world: World, ctx: RunContext, dataset: str, shots: int, which: str) -> FewShotData:
-    """K shots per class drawn on *all* classes with the run's seed, then restricted to ``which`` (CoCoOp
-    draws before subsampling classes)."""
+def fewshot_data(world: World, ctx: RunContext, dataset: str, shots: int, which: str, seed: int | None = None) -> FewShotData:
+    """K shots per class drawn on *all* classes with the run's seed (or ``seed``), then restricted to
+    ``which`` (CoCoOp draws before subsampling classes)."""
+    seed = ctx.seed if seed is None else seed
     ds = world.dataset(dataset)
     classes = class_split(world, dataset, which)
-    items = classes.select(few_shot(ds.split("train"), shots, ctx.seed))
+    items = classes.select(few_shot(ds.split("train"), shots, seed))
     feats = features_of(world, ctx, dataset, items)
     return FewShotData(
         dataset=dataset,
@@ -51,13 +52,13 @@ def fewshot_data(world: World, ctx: RunContext, dataset: str, shots: int, which:
         labels=torch.tensor([it.label for it in items], dtype=torch.long),
         templates=tuple(ds.templates),
         shots=shots,
-        seed=ctx.seed,
+        seed=seed,
         split=which,
     )
 
 
 def training_pool(world: World, ctx: RunContext, datasets: Sequence[str], shots: int, which: str) -> TrainingPool:
-    return TrainingPool(list(datasets), lambda name: fewshot_data(world, ctx, name, shots, which), ctx.seed)
+    return TrainingPool(list(datasets), lambda name, seed: fewshot_data(world, ctx, name, shots, which, seed), ctx.seed)
 
 
 def test_set(world: World, ctx: RunContext, dataset: str, classes: ClassSplit) -> tuple[LabelSet, torch.Tensor, torch.Tensor]:

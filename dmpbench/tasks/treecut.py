@@ -1,5 +1,7 @@
-"""Treecut generalisation (DMP Table 12 / Figure 4, ProTeCt's metrics): prompts learned on a dataset's
-classes (all classes, K shots) are asked to classify at other levels of its class tree.
+"""Treecut generalisation (DMP Table 12 / Figure 4, ProTeCt's metrics): cross-task generalisation of
+prompts learned on the source dataset (ImageNet in the paper, all classes, K shots: the prompts of the
+cross-dataset task) to classification at other levels of a class tree over a test dataset (ImageNet and
+its variants, SUN397 in the paper; the union of the mini datasets in the mini world).
 
 MTA: mean top-1 accuracy over 25 treecuts (``metrics/treecut.py``), each a label set of frontier nodes
 named by the tree, each test image labelled by the frontier node covering its leaf. HCA: share of test
@@ -32,10 +34,14 @@ class Treecut(Task):
     metrics = ("mta", "hca")
     published_tables = (("diffusion_meta_prompts", "12"),)
     # tree: "" = the world's tree for the dataset; or a built-in name or a JSON file path
-    default_config = {"shots": 16, "tree": "", "treecut_seed": 0}
+    # source: "" = the world's cross-dataset source (ImageNet / mini_mnist)
+    default_config = {"shots": 16, "tree": "", "treecut_seed": 0, "source": ""}
 
     def units(self, datasets: list[str] | None) -> list[str]:
         return list(datasets or [self.world.suite["treecut"]["dataset"]])
+
+    def source(self) -> str:
+        return self.config["source"] or self.world.suite["cross_dataset"]["source"]
 
     def tree_for(self, unit: str) -> ClassTree:
         """``task.tree``, else the world's tree for the dataset: a built-in name, a JSON path, or
@@ -69,7 +75,8 @@ class Treecut(Task):
         leaf_labels = tree.check_covers(ds.classnames, unit)
         cuts = self.cuts(tree, ctx)
         ctx.audit["treecuts"] = {"count": len(cuts), "hash": stable_hash(cuts), "sizes": [len(c["frontier"]) for c in cuts]}
-        common.fit_on(self.world, ctx, method, unit, int(self.config["shots"]), "all", [unit])
+        source = self.source()
+        common.fit_on(self.world, ctx, method, source, int(self.config["shots"]), "all", [source])
         labelset, feats, labels = common.test_set(self.world, ctx, unit, common.class_split(self.world, unit, "all"))
         common.record_test(ctx, "all", labelset, labels)
         templates = tuple(ds.templates)

@@ -1,0 +1,69 @@
+"""The full mini-world benchmark: every classification task x {zeroshot, coop, dmp_coop} x seeds 1 2 3,
+timed per (task, method), then the leaderboards and the pinned values.
+
+    python benchmarks/run_mini_benchmark.py [--results leaderboards/mini/records] [--out leaderboards]
+                                            [--cache-dir DIR] [--fresh]
+
+``--fresh`` starts from an empty cache (feature extraction, prompt repositories and DMP training
+included in the timings), which is how the figures in the README were measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tabulate import tabulate
+
+from dmpbench.leaderboard.build import build_leaderboards
+from dmpbench.leaderboard.papercheck import write_pins
+from dmpbench.runner.run import RunRequest, execute
+
+TASKS = ["base2new", "cross_dataset", "domain_shift", "composition", "treecut"]
+METHODS = ["zeroshot", "coop", "dmp_coop"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--results", type=Path, default=Path("leaderboards/mini/records"))
+    parser.add_argument("--out", type=Path, default=Path("leaderboards"))
+    parser.add_argument("--cache-dir", type=Path, default=None)
+    parser.add_argument("--fresh", action="store_true", help="empty cache and results first")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    args = parser.parse_args()
+
+    cache = args.cache_dir or Path(tempfile.mkdtemp(prefix="dmpbench-mini-cache-"))
+    if args.fresh:
+        shutil.rmtree(cache, ignore_errors=True)
+        shutil.rmtree(args.results, ignore_errors=True)
+    rows, phases = [], {}
+    start_all = time.perf_counter()
+    for method in METHODS:
+        for task in TASKS:
+            start = time.perf_counter()
+            records = execute(
+                RunRequest(task=task, method=method, seeds=args.seeds, results=args.results, cache_dir=cache, progress=False),
+                say=lambda line: None,
+            )
+            wall = time.perf_counter() - start
+            for rec in records:
+                for phase, seconds in rec.get("timings", {}).get("wall_s", {}).items():
+                    phases[(method, phase)] = phases.get((method, phase), 0.0) + seconds
+            rows.append([task, method, len(records), f"{wall:.1f}"])
+            print(f"{task:<14} {method:<9} {wall:7.1f} s", file=sys.stderr, flush=True)
+    total = time.perf_counter() - start_all
+    print(tabulate(rows, headers=["task", "method", "records", "wall s (incl. loading)"], tablefmt="github"))
+    print()
+    print(tabulate([[m, p, f"{s:.1f}"] for (m, p), s in sorted(phases.items())], headers=["method", "phase", "s (sum over runs)"], tablefmt="github"))
+    print(f"\ntotal: {total:.1f} s")
+    build_leaderboards(args.results, args.out)
+    write_pins(args.results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
