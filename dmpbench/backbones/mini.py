@@ -303,4 +303,3 @@ def images_to_tensor(images) -> torch.Tensor:
     return (x - mean) / std
 
 
-MiniClipBackbone = MiniCLIP  # the name the lazy catalog uses
