@@ -12,7 +12,7 @@ from tabulate import tabulate
 
 from dmpbench.errors import DmpbenchError
 from dmpbench.leaderboard.frame import records_frame, seed_means, with_average
-from dmpbench.leaderboard.published import PAPERS, load_published
+from dmpbench.leaderboard import published as published_data
 from dmpbench.registry import METHODS, TASKS
 from dmpbench.runner.records import Problem, write_text_atomic
 
@@ -69,11 +69,11 @@ def reproduced_table(means: pd.DataFrame, metric_order: tuple[str, ...]) -> tupl
 
 def published_tables(task_cls: type) -> list[tuple[str, pd.DataFrame]]:
     out = []
-    published = load_published()
+    published = published_data.load_published()
     for paper, table in task_cls.published_tables:
         cells = published[(published["paper"] == paper) & (published["table"].astype(str) == str(table))]
         if len(cells):
-            out.append((f"{PAPERS.get(paper, paper)}, Table {table}", cells))
+            out.append((f"{published_data.PAPERS.get(paper, paper)}, Table {table}", cells))
     return out
 
 
