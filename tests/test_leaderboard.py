@@ -56,8 +56,12 @@ def test_leaderboard_tables(results, tmp_path):
     assert avg.loc["base", "mean"] == pytest.approx(76.0)
     assert avg.loc["hm", "mean"] == pytest.approx(2 * 76 * 55 / 131)
     # Δ row against the base learner, published rows labelled
-    assert "Δ dmp_coop − coop" in md
-    assert "| Δ dmp_coop − coop | +2.00 |" in md.replace("  ", " ") or "+4.00" in md
+    lines = md.splitlines()
+    header = next(l for l in lines if l.startswith("| method"))
+    delta = next(l for l in lines if l.startswith("| Δ dmp_coop − coop"))
+    cells = dict(zip([c.strip() for c in header.split("|")], [c.strip() for c in delta.split("|")]))
+    assert cells["caltech101 base"] == "-2.00" and cells["caltech101 new"] == "+4.00"
+    assert cells["dtd base"] == "-1.00" and cells["dtd new"] == "+5.00"
     assert "coop (published)" in md
     assert "## Published: " in md
     assert set(csv.source) == {"reproduced", "published"}

@@ -14,7 +14,7 @@ from typing import Any, Callable
 import torch
 from tabulate import tabulate
 
-from dmpbench.config import SECTIONS, load_config_file, merge, parse_set
+from dmpbench.config import check_keys, load_config_file, merge, parse_set
 from dmpbench.context import PhaseTimer, RunContext
 from dmpbench.errors import DmpbenchError
 from dmpbench.registry import DATASETS, METHODS, TASKS
@@ -58,8 +58,6 @@ def resolve(req: RunRequest) -> tuple[type, type, dict[str, dict[str, Any]]]:
             f"{req.method} serves: {', '.join(served) or 'no built-in task'}"
         )
     user = merge(load_config_file(req.config_file) if req.config_file else {}, parse_set(req.sets))
-    from dmpbench.config import check_keys
-
     world = world_name(req.backbone)
     method_defaults = {**method_cls.default_config, **getattr(method_cls, "world_defaults", {}).get(world, {})}
     config = {
@@ -158,5 +156,3 @@ def summary_table(records: list[dict[str, Any]], metric_order: tuple[str, ...]) 
         rows.append([method, ds, n] + [f"{sum(by_metric[m]) / len(by_metric[m]):.2f}" if by_metric.get(m) else "" for m in metrics_seen])
     return tabulate(rows, headers=["method", "dataset", "seeds", *metrics_seen], tablefmt="github")
 
-
-__all__ = ["RunRequest", "execute", "resolve", "SECTIONS"]
