@@ -24,6 +24,7 @@ from diffusers.training_utils import EMAModel
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
+from dmpbench.dmp import ddp as _ddp
 from dmpbench.dmp.layout import SignalLayout, Standardizer
 from dmpbench.dmp.sampling import CompiledDenoiser, guided_sample, training_scheduler
 from dmpbench.dmp.unet1d import PRESETS, UNet1D, UNet1DConfig, count_parameters
@@ -173,7 +174,7 @@ class DMP:
     def fit(self, prompts, conds=None, cond_mask=None, concat=None, steps: int = 2000, batch_size: int = 128,
             lr: float = 1e-4, weight_decay: float = 0.01, ema_decay: float = 0.9999, seed: int = 0,
             progress: bool = True, vae_steps: int = 2000, vae_lr: float = 1e-3,
-            checkpoint_dir: str | Path | None = None, checkpoint_every: int = 0) -> dict:
+            checkpoint_dir: str | Path | None = None, checkpoint_every: int = 0, ddp: bool = False) -> dict:
         """Train on a repository: prompts [N, K, d]; conds [N, L, cond_dim] (+ bool mask [N, L]) or a list
         of N tensors [L_i, cond_dim] (repeat the same tensor object for prompts sharing a condition) or
         None (unconditional); concat [N, K', d'] for a concat-conditioned DMP.
@@ -181,6 +182,8 @@ class DMP:
         ``steps`` is the total number of optimiser steps: a DMP loaded from a checkpoint with training
         state resumes at its step. The autoencoder (if any) is trained first, on a fresh model only.
         Returns ``history`` (final loss, VAE relative reconstruction error, steps).
+        ``ddp=True`` with an initialised process group: DistributedDataParallel over its ranks, each on its
+        slice of every global batch (``dmpbench.dmp.ddp``); checkpoints are written by rank 0 only.
         """
         prompts = self._check_prompts(prompts, self.prompt_shape, "prompts")
         n = prompts.shape[0]
@@ -212,6 +215,10 @@ class DMP:
             ema.load_state_dict(st["ema"])
             gen.set_state(st["generator"])
         noise_sched = training_scheduler()
+        rank, world = _ddp.group() if ddp else (0, 1)
+        model = _ddp.wrap(unet, self.device) if world > 1 else unet
+        part = _ddp.batch_slice(batch_size, rank, world)
+        scale = (part.stop - part.start) * world / batch_size  # 1.0 in one process
         bar = tqdm(range(self.step, steps), desc="DMP", disable=not progress, initial=0)
         loss_avg = None
         for _ in bar:
@@ -225,23 +232,28 @@ class DMP:
             cat = None
             if concat_all is not None:
                 cat = torch.where(drop[:, None, None], 0.0, concat_all[idx])
-            eps = unet(noise_sched.add_noise(x0, noise, t), t, cond, mask, cat)
-            loss = torch.nn.functional.mse_loss(eps, noise)
+            if world > 1:  # this rank's slice of the global batch
+                x0, noise, t, cond, mask = x0[part], noise[part], t[part], cond[part], mask[part]
+                cat = None if cat is None else cat[part]
+            eps = model(noise_sched.add_noise(x0, noise, t), t, cond, mask, cat)
+            loss = torch.nn.functional.mse_loss(eps, noise) * scale
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
             opt.step()
             ema.step(unet.parameters())
             self.step += 1
-            loss_avg = loss.item() if loss_avg is None else 0.98 * loss_avg + 0.02 * loss.item()
+            logged = (_ddp.mean_over_ranks(loss) if world > 1 else loss).item()
+            loss_avg = logged if loss_avg is None else 0.98 * loss_avg + 0.02 * logged
             bar.set_postfix(loss=f"{loss_avg:.4f}", refresh=False)
             if checkpoint_dir and checkpoint_every and self.step % checkpoint_every == 0:
                 self._sync(unet, opt, ema, gen)
-                self.save(checkpoint_dir)
+                if rank == 0:
+                    self.save(checkpoint_dir)
         unet.eval()
         self._sync(unet, opt, ema, gen)
         self.history.update(loss=loss_avg, steps=self.step)
-        if checkpoint_dir:
+        if checkpoint_dir and rank == 0:
             self.save(checkpoint_dir)
         return dict(self.history)
 
