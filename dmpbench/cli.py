@@ -19,6 +19,8 @@ RUN_EXAMPLES = """examples:
   dmpbench run --task cross_dataset --method zeroshot --set method.template=hand
   dmpbench run --task base2new --method zeroshot --backbone ViT-B-16 --pretrained none --data-root ~/data
   dmpbench run --task base2new --method coop --config my.yaml --set method.epochs=50 --force
+  torchrun --nproc-per-node 4 -m dmpbench run --task base2new --method coop     # grid split over 4 ranks
+  dmpbench run --task base2new --method coop --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT
 """
 
 LIST_EXAMPLES = """examples:
@@ -72,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--set", dest="sets", nargs="+", default=[], metavar="SECTION.KEY=VALUE", help="override a setting, e.g. method.epochs=10")
     run.add_argument("--force", action="store_true", help="rerun units whose record already exists")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument("--shard", default=None, metavar="I/N", help="run only part I of N of the (dataset, seed) grid (independent jobs, e.g. a Slurm array)")
+    run.add_argument("--data-parallel", action="store_true", help="under torchrun: ranks train each unit's DMP together with DDP instead of splitting the grid")
 
     lst = sub.add_parser("list", help="list tasks, methods, backbones and datasets", epilog=LIST_EXAMPLES, formatter_class=_formatter)
     lst.add_argument("kind", nargs="?", choices=["tasks", "methods", "backbones", "datasets"], help="only this kind")
@@ -116,6 +120,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         task=args.task, method=args.method, backbone=args.backbone, pretrained=args.pretrained, datasets=args.dataset,
         seeds=args.seed, device=args.device, precision=args.precision, results=args.results, cache_dir=args.cache_dir,
         config_file=args.config, sets=args.sets, force=args.force, data_root=args.data_root, progress=not args.no_progress,
+        shard=args.shard, data_parallel=args.data_parallel,
     )
     execute(req)
     return 0

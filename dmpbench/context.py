@@ -65,6 +65,7 @@ class RunContext:
     progress: bool = True
     timer: PhaseTimer | None = None
     audit: dict[str, Any] = field(default_factory=dict)  # protocol details that go into the run record
+    data_parallel: bool = False  # train with DDP over the torchrun process group (runner --data-parallel)
 
     def __post_init__(self) -> None:
         if self.timer is None:

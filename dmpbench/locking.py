@@ -33,23 +33,30 @@ def _group():
 
 
 @contextlib.contextmanager
-def artefact_lock(path: str | os.PathLike, collective: bool = False) -> Iterator[None]:
-    """Hold ``<path>.lock`` for the duration of the block (see the module docstring)."""
+def artefact_lock(path: str | os.PathLike | None, collective: bool = False) -> Iterator[None]:
+    """Hold ``<path>.lock`` for the duration of the block (see the module docstring); ``None``: no lock
+    (an artefact that is not cached)."""
+    if path is None:
+        yield
+        return
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(path) + ".lock")
     dist = _group() if collective else None
-    if dist is None:
-        with lock:
-            yield
-        return
-    rank0 = dist.get_rank() == 0
+    rank0 = dist is None or dist.get_rank() == 0
+    held = False
     if rank0:
-        lock.acquire()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            lock.acquire()
+            held = True
+        except OSError:  # a read-only location (e.g. a data root's few-shot folder): nothing is written there
+            pass
     try:
-        dist.barrier()
+        if dist is not None:
+            dist.barrier()
         yield
-        dist.barrier()
+        if dist is not None:
+            dist.barrier()
     finally:
-        if rank0:
+        if held:
             lock.release()

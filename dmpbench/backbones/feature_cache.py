@@ -30,6 +30,7 @@ from torch.utils.data import DataLoader, Dataset
 from dmpbench.backbones.base import Backbone
 from dmpbench.data.base import ClassificationDataset, Item
 from dmpbench.errors import DmpbenchError
+from dmpbench.locking import artefact_lock
 
 FORMAT = "dmpbench-features-1"
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -202,7 +203,12 @@ def image_features(
         num_workers = min(4, os.cpu_count() or 1) if len(items) > batch_size else 0
     key = cache_key(backbone, dataset, items, precision)
     path = cache_path(cache_dir, dataset, key) if cache_dir is not None else None
-    hit = _load(path, key, len(items)) if path else None
+    with artefact_lock(path):  # concurrent ranks/shards: one extracts, the others wait and load
+        hit = _load(path, key, len(items)) if path else None
+        if hit is None:
+            feats, kept, bad = _extract(backbone, dataset, items, precision, batch_size, num_workers, progress, skip_bad_images)
+            if path:
+                _save(path, key, feats, kept, bad)
     if hit is not None:
         feats, kept, bad = hit
         if bad and not skip_bad_images:
@@ -212,10 +218,6 @@ def image_features(
             )
         if bad:
             warnings.warn(f"skipped {len(bad)} of {len(items)} images that could not be read (cached), e.g. {bad[0]}", stacklevel=2)
-    else:
-        feats, kept, bad = _extract(backbone, dataset, items, precision, batch_size, num_workers, progress, skip_bad_images)
-        if path:
-            _save(path, key, feats, kept, bad)
     if return_items:
         return feats, [it for it, k in zip(items, kept.tolist()) if k]
     return feats

@@ -252,7 +252,7 @@ class DMP:
                     self.save(checkpoint_dir)
         unet.eval()
         self._sync(unet, opt, ema, gen)
-        self.history.update(loss=loss_avg, steps=self.step)
+        self.history.update(steps=self.step, **({} if loss_avg is None else {"loss": loss_avg}))  # resumed at the end: keep
         if checkpoint_dir and rank == 0:
             self.save(checkpoint_dir)
         return dict(self.history)

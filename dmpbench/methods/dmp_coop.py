@@ -30,8 +30,10 @@ from safetensors.torch import load_file, save_file
 
 from dmpbench.baselines.base import ClassificationMethod, FewShotData, LabelSet, TrainingPool, normalize
 from dmpbench.baselines.coop import COOP_DEFAULTS, COOP_MINI, initial_contexts, train_contexts
+from dmpbench.dmp import ddp
 from dmpbench.dmp.model import DMP
 from dmpbench.errors import DmpbenchError
+from dmpbench.locking import artefact_lock
 from dmpbench.registry import METHODS
 
 
@@ -41,6 +43,8 @@ class DMPCoOp(ClassificationMethod):
 
     name = "dmp_coop"
     base_learner = "coop"
+    data_parallel = True  # --data-parallel: the DMP is trained with DDP over the torchrun ranks
+    checkpoint_every = 500  # DMP steps between checkpoints (a killed run resumes from the last one)
     default_config = {
         **{f"coop_{k}": v for k, v in COOP_DEFAULTS.items() if k not in ("init", "csc")},
         "repo_inits": 40,
@@ -86,6 +90,11 @@ class DMPCoOp(ClassificationMethod):
                "split": data.split, "classes": data.classnames, "coop": cfg, "inits": self.config["repo_inits"],
                "init": self.config["repo_init"]}
         path = self.ctx.artifact_dir("repository", key) / "prompts.safetensors"
+        with artefact_lock(path):  # concurrent ranks/shards: one trains it, the others wait and load
+            return self._repository(path, key, data)
+
+    def _repository(self, path, key, data: FewShotData) -> torch.Tensor:
+        cfg = self._coop_config()
         if path.exists():
             return load_file(str(path))["prompts"]
         r = int(self.config["repo_inits"])
@@ -115,6 +124,11 @@ class DMPCoOp(ClassificationMethod):
         key = {"backbone": self.backbone.cache_key, "pool": [(d.dataset, d.split, d.shots, d.classnames) for d in train_sets],
                "config": {k: v for k, v in self.config.items() if k not in sampling}, "preset": self.preset()}
         directory = self.ctx.artifact_dir("dmp", key)
+        # concurrent ranks/shards wait for the one that trains it; with --data-parallel all ranks train it
+        with artefact_lock(directory / "dmp", collective=self.ctx.data_parallel):
+            self._fit_dmp(directory, train_sets)
+
+    def _fit_dmp(self, directory, train_sets) -> None:
         if (directory / "dmp.safetensors").exists() and (directory / "done").exists():
             self.dmp = DMP.load(directory, self.ctx.device)
             self.ctx.audit["dmp"] = {"reused": True, "dir": str(directory), **self.dmp.history}
@@ -128,13 +142,17 @@ class DMPCoOp(ClassificationMethod):
             conds.extend([cond] * repo.shape[0])
         repo_all = torch.cat(prompts)
         k, dim = repo_all.shape[1:]
-        self.dmp = DMP((k, dim), cond_dim=conds[0].shape[1], preset=self.preset(), device=self.ctx.device)
+        if (directory / "train_state.pt").exists():  # a run killed during training: resume at its checkpoint
+            self.dmp = DMP.load(directory, self.ctx.device)
+        else:
+            self.dmp = DMP((k, dim), cond_dim=conds[0].shape[1], preset=self.preset(), device=self.ctx.device)
         history = self.dmp.fit(
             repo_all, conds, steps=int(self.config["dmp_steps"]), batch_size=int(self.config["dmp_batch_size"]),
             lr=float(self.config["dmp_lr"]), seed=int(self.config["repo_seed"]), progress=self.ctx.progress, vae_steps=int(self.config["vae_steps"]),
-        )
-        self.dmp.save(directory)
-        (directory / "done").write_text("ok\n")
+            ddp=self.ctx.data_parallel, checkpoint_dir=directory, checkpoint_every=self.checkpoint_every,
+        )  # the final checkpoint is written by fit (rank 0)
+        if ddp.is_main():
+            (directory / "done").write_text("ok\n")
         self.ctx.audit["dmp"] = {"reused": False, "dir": str(directory), "repository": int(repo_all.shape[0]), **history}
         self._check_width()
 

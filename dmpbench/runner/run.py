@@ -18,6 +18,7 @@ from dmpbench.config import check_keys, load_config_file, merge, parse_set
 from dmpbench.context import PhaseTimer, RunContext
 from dmpbench.errors import DmpbenchError
 from dmpbench.registry import DATASETS, METHODS, TASKS
+from dmpbench.runner import distributed
 from dmpbench.runner import environment as env
 from dmpbench.runner.records import SCHEMA, check_writable, read_record, record_path, run_key, write_atomic
 from dmpbench.runner.worlds import backbone_label, data_root_from, make_world, world_name
@@ -44,6 +45,8 @@ class RunRequest:
     force: bool = False
     data_root: str | None = None
     progress: bool = True
+    shard: str | None = None  # "I/N": this job's part of the grid (dmpbench.runner.distributed)
+    data_parallel: bool = False  # torchrun ranks train each unit's model together (DDP)
 
 
 def resolve(req: RunRequest) -> tuple[type, type, dict[str, dict[str, Any]]]:
@@ -77,8 +80,11 @@ def resolve(req: RunRequest) -> tuple[type, type, dict[str, dict[str, Any]]]:
 
 def execute(req: RunRequest, say: Callable[[str], None] = print) -> list[dict[str, Any]]:
     task_cls, method_cls, config = resolve(req)
+    shard = distributed.plan(req.shard, req.data_parallel, method_cls, req.method)
+    say = shard.labelled(say)
     check_writable(req.results)
-    device = env.choose_device(req.device)
+    device = env.choose_device(shard.device(req.device))
+    distributed.start(shard, device)
     precision = env.choose_precision(device, req.precision)
     cache_dir = (req.cache_dir or default_cache_dir()).expanduser()
     world = make_world(req.backbone, req.pretrained, data_root_from(req.data_root), device)
@@ -90,30 +96,38 @@ def execute(req: RunRequest, say: Callable[[str], None] = print) -> list[dict[st
     say(f"backbone  : {world.backbone.name}   device: {env.device_description(device)}   precision: {precision}")
     say(f"task      : {req.task}   method: {req.method}   datasets: {', '.join(units)}   seeds: {', '.join(map(str, req.seeds))}")
     say(f"results   : {req.results}   cache: {cache_dir}")
+    grid = [(unit, seed) for unit in units for seed in req.seeds]
+    if shard.describe():
+        say(f"process   : {shard.describe()}; {len(shard.grid(grid))} of {len(grid)} unit(s) in this job")
 
     records: list[dict[str, Any]] = []
-    for unit in units:
-        for seed in req.seeds:
-            path = record_path(req.results, req.task, req.method, label, unit, seed, config)
-            if path.exists() and not req.force:
-                try:
-                    records.append(read_record(path))
-                    say(f"skip      : {unit} seed {seed} (record exists: {path.name}; --force reruns)")
-                    continue
-                except DmpbenchError as exc:
-                    say(f"rerun     : {exc}")
-            records.append(_run_unit(req, task, method_cls, config, world, unit, seed, device, precision, cache_dir, label, path))
-            say(f"done      : {unit} seed {seed} -> {path}")
+    for unit, seed in shard.mine(grid):
+        path = record_path(req.results, req.task, req.method, label, unit, seed, config)
+        if path.exists() and not req.force:
+            try:
+                records.append(read_record(path))
+                say(f"skip      : {unit} seed {seed} (record exists: {path.name}; --force reruns)")
+                continue
+            except DmpbenchError as exc:
+                say(f"rerun     : {exc}")
+        records.append(_run_unit(req, task, method_cls, config, world, unit, seed, device, precision, cache_dir, label, path, shard))
+        say(f"done      : {unit} seed {seed} -> {path}")
+    distributed.stop(shard)
+    if shard.world > 1:  # every rank has finished: rank 0 summarises the whole grid from the records on disk
+        if not shard.is_main:
+            return records
+        records = [read_record(record_path(req.results, req.task, req.method, label, u, s, config)) for u, s in shard.grid(grid)]
     say("")
     say(summary_table(records, task_cls.metrics))
     return records
 
 
-def _run_unit(req, task, method_cls, config, world, unit, seed, device, precision, cache_dir, label, path) -> dict[str, Any]:
+def _run_unit(req, task, method_cls, config, world, unit, seed, device, precision, cache_dir, label, path, shard) -> dict[str, Any]:
     env.seed_everything(seed)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    ctx = RunContext(device=device, precision=precision, seed=seed, cache_dir=cache_dir, progress=req.progress, timer=PhaseTimer(device))
+    ctx = RunContext(device=device, precision=precision, seed=seed, cache_dir=cache_dir, progress=req.progress, timer=PhaseTimer(device),
+                     data_parallel=shard.lockstep)
     method = method_cls(world.backbone, config["method"], ctx)
     started = _dt.datetime.now(_dt.timezone.utc)
     metrics = task.run(unit, method, ctx)
@@ -138,7 +152,8 @@ def _run_unit(req, task, method_cls, config, world, unit, seed, device, precisio
         "started": started.isoformat(timespec="seconds"),
         "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    write_atomic(path, record)
+    if shard.writes:
+        write_atomic(path, record)
     return record
 
 

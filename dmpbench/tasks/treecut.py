@@ -22,6 +22,7 @@ from dmpbench.context import RunContext, stable_hash
 from dmpbench.data.hierarchy import ClassTree
 from dmpbench.data.wordnet_tree import build_wordnet_tree
 from dmpbench.errors import DmpbenchError
+from dmpbench.locking import artefact_lock
 from dmpbench.metrics.treecut import hierarchical_consistency, leaf_to_frontier, sample_treecuts
 from dmpbench.registry import TASKS
 from dmpbench.tasks import common
@@ -60,13 +61,14 @@ class Treecut(Task):
     def cuts(self, tree: ClassTree, ctx: RunContext) -> list[dict]:
         key = {"tree": tree.to_dict(), "seed": self.config["treecut_seed"]}
         path = ctx.cache_dir / "treecuts" / f"{stable_hash(key)}.json"
-        if path.exists():
-            return json.loads(path.read_text())
-        cuts = sample_treecuts(tree, seed=int(self.config["treecut_seed"]))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(cuts))
-        tmp.replace(path)
+        with artefact_lock(path):  # concurrent ranks/shards: one samples and writes, the others read
+            if path.exists():
+                return json.loads(path.read_text())
+            cuts = sample_treecuts(tree, seed=int(self.config["treecut_seed"]))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(cuts))
+            tmp.replace(path)
         return cuts
 
     def run(self, unit: str, method: ClassificationMethod, ctx: RunContext) -> Metrics:

@@ -15,6 +15,7 @@ import tempfile
 
 from dmpbench.data.base import ClassificationDataset, Item
 from dmpbench.data.splits import few_shot, validation_shots
+from dmpbench.locking import artefact_lock
 
 VERSION = 1
 
@@ -81,11 +82,12 @@ def cached_few_shot(
     if k < 1:
         return {"train": dataset.split("train"), "val": dataset.split("val")}
     path = fewshot_path(dataset, k, seed, cache_dir)
-    if path and os.path.isfile(path):
-        cached = _read(path, dataset, k, seed)
-        if cached is not None:
-            return cached
-    data = _draw(dataset, k, seed)
-    if path:
-        _write(path, dataset, k, seed, data)
+    with artefact_lock(path):  # concurrent ranks/shards: one draws and writes, the others read
+        if path and os.path.isfile(path):
+            cached = _read(path, dataset, k, seed)
+            if cached is not None:
+                return cached
+        data = _draw(dataset, k, seed)
+        if path:
+            _write(path, dataset, k, seed, data)
     return data
