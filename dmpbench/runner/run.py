@@ -81,7 +81,7 @@ def resolve(req: RunRequest) -> tuple[type, type, dict[str, dict[str, Any]]]:
 def execute(req: RunRequest, say: Callable[[str], None] = print) -> list[dict[str, Any]]:
     task_cls, method_cls, config = resolve(req)
     shard = distributed.plan(req.shard, req.data_parallel, method_cls, req.method)
-    say = shard.labelled(say)
+    report, say = say, shard.labelled(say)
     check_writable(req.results)
     device = env.choose_device(shard.device(req.device))
     distributed.start(shard, device)
@@ -117,8 +117,8 @@ def execute(req: RunRequest, say: Callable[[str], None] = print) -> list[dict[st
         if not shard.is_main:
             return records
         records = [read_record(record_path(req.results, req.task, req.method, label, u, s, config)) for u, s in shard.grid(grid)]
-    say("")
-    say(summary_table(records, task_cls.metrics))
+    report("")
+    report(summary_table(records, task_cls.metrics))
     return records
 
 
