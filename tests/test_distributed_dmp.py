@@ -10,7 +10,10 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from filelock import FileLock, Timeout
+
 from dmpbench.dmp import DMP
+from dmpbench.locking import artefact_lock
 
 STEPS, BATCH, HALF = 6, 9, 3  # batch 9 over 2 ranks: slices of 4 and 5; HALF: the "kill" point of the resumed run
 
@@ -45,6 +48,15 @@ def _worker(rank, world, store, out):
         resumed = DMP.load(out / "resume")
         dist.barrier()  # everyone has read it before rank 0 overwrites it
         rhist = _fit(resumed, STEPS, ddp=True)
+        # a collective artefact lock: every rank inside together, rank 0 holding the file lock
+        with artefact_lock(out / "artefact", collective=True):
+            dist.barrier()
+            try:
+                FileLock(str(out / "artefact") + ".lock", timeout=0).acquire()
+                locked_out = False
+            except Timeout:
+                locked_out = True
+            (out / f"locked_out{rank}").write_text(str(locked_out))
         if rank == 0:
             torch.save({"unet": dmp.unet.state_dict(), "ema": dmp.ema_unet.state_dict(), "loss": hist["loss"],
                         "resumed": resumed.unet.state_dict(), "resumed_loss": rhist["loss"]}, out / "ddp.pt")
@@ -87,6 +99,12 @@ def test_ddp_checkpoints_from_rank0_only(ddp_run):
     assert (ddp_run / "ck0" / "dmp.safetensors").is_file() and (ddp_run / "ck0" / "train_state.pt").is_file()
     assert json.loads((ddp_run / "ck0" / "config.json").read_text())["step"] == STEPS
     assert not (ddp_run / "ck1").exists()
+
+
+def test_collective_lock_keeps_other_processes_out(ddp_run):
+    # while rank 0 holds the group's file lock, no other holder (here rank 1) can take it; released afterwards
+    assert (ddp_run / "locked_out1").read_text() == "True"
+    assert FileLock(str(ddp_run / "artefact") + ".lock", timeout=0).acquire()  # released on the way out
 
 
 def test_ddp_resume_after_kill(ddp_run):
