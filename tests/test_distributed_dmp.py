@@ -13,7 +13,7 @@ import torch.multiprocessing as mp
 from filelock import FileLock, Timeout
 
 from dmpbench.dmp import DMP
-from dmpbench.locking import artefact_lock
+from dmpbench.locking import artefact_lock, lock_file
 
 STEPS, BATCH, HALF = 6, 9, 3  # batch 9 over 2 ranks: slices of 4 and 5; HALF: the "kill" point of the resumed run
 
@@ -52,7 +52,7 @@ def _worker(rank, world, store, out):
         with artefact_lock(out / "artefact", collective=True):
             dist.barrier()
             try:
-                FileLock(str(out / "artefact") + ".lock", timeout=0).acquire()
+                FileLock(str(lock_file(out / "artefact")), timeout=0).acquire()
                 locked_out = False
             except Timeout:
                 locked_out = True
@@ -104,7 +104,7 @@ def test_ddp_checkpoints_from_rank0_only(ddp_run):
 def test_collective_lock_keeps_other_processes_out(ddp_run):
     # while rank 0 holds the group's file lock, no other holder (here rank 1) can take it; released afterwards
     assert (ddp_run / "locked_out1").read_text() == "True"
-    assert FileLock(str(ddp_run / "artefact") + ".lock", timeout=0).acquire()  # released on the way out
+    assert FileLock(str(lock_file(ddp_run / "artefact")), timeout=0).acquire()  # released on the way out
 
 
 def test_ddp_resume_after_kill(ddp_run):
