@@ -116,3 +116,11 @@ def test_data_parallel_needs_a_method_that_trains_with_it(capsys, tmp_path, monk
     monkeypatch.setenv("WORLD_SIZE", "2")  # as under torchrun; rejected before any process group starts
     code = main(["run", "--task", "base2new", "--method", "coop", "--data-parallel", "--results", str(tmp_path / "r")])
     assert code == 2 and "method 'coop' trains nothing data-parallel" in capsys.readouterr().err
+
+
+def test_bad_barrier_timeout_is_one_line_exit_2(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("DMPBENCH_DIST_TIMEOUT_HOURS", "soon")
+    code = main(["run", "--task", "base2new", "--method", "coop", "--results", str(tmp_path / "r")])
+    assert code == 2 and "invalid DMPBENCH_DIST_TIMEOUT_HOURS 'soon'" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()

@@ -32,8 +32,6 @@ from dmpbench.errors import DmpbenchError
 
 T = TypeVar("T")
 _started = False  # the process group is ours to destroy
-# a rank waits on the final barrier for the slowest rank's share of the grid: days on the paper world
-TIMEOUT = _dt.timedelta(hours=float(os.environ.get("DMPBENCH_DIST_TIMEOUT_HOURS", "72")))
 
 
 def _keep(units: Sequence[T], chosen: Sequence[T]) -> list[T]:
@@ -49,6 +47,19 @@ def parse_shard(text: str | None) -> tuple[int, int]:
     if not match or int(match[2]) < 1 or int(match[1]) >= int(match[2]):
         raise DmpbenchError(f"invalid --shard {text!r}: expected I/N with 0 <= I < N, e.g. --shard 0/4 (Slurm: $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)")
     return int(match[1]), int(match[2])
+
+
+def timeout() -> _dt.timedelta:
+    """How long a rank waits on a barrier: at the end it waits for the slowest rank's share of the grid
+    (days on the paper world), so 72 h unless ``$DMPBENCH_DIST_TIMEOUT_HOURS`` says otherwise."""
+    text = os.environ.get("DMPBENCH_DIST_TIMEOUT_HOURS", "72")
+    try:
+        hours = float(text)
+    except ValueError:
+        hours = -1.0
+    if not hours > 0:
+        raise DmpbenchError(f"invalid DMPBENCH_DIST_TIMEOUT_HOURS {text!r}: a positive number of hours")
+    return _dt.timedelta(hours=hours)
 
 
 def launched_ranks() -> tuple[int, int, int]:
@@ -116,6 +127,8 @@ def plan(shard: str | None, data_parallel: bool, method_cls: type, method: str) 
     """Validate ``--shard`` / ``--data-parallel`` against the launch; nothing is started."""
     index, count = parse_shard(shard)
     rank, world, local = launched_ranks()
+    if world > 1:
+        timeout()  # checked before any work
     if data_parallel and world < 2:
         raise DmpbenchError("--data-parallel needs a process group: launch with torchrun --nproc-per-node N (N >= 2)")
     if data_parallel and not getattr(method_cls, "data_parallel", False):
@@ -133,9 +146,9 @@ def start(shard: Shard, device: torch.device) -> None:
     _started = True
     if device.type == "cuda":
         torch.cuda.set_device(device)
-        dist.init_process_group("nccl", timeout=TIMEOUT, device_id=device)
+        dist.init_process_group("nccl", timeout=timeout(), device_id=device)
     else:
-        dist.init_process_group("gloo", timeout=TIMEOUT)
+        dist.init_process_group("gloo", timeout=timeout())
 
 
 def barrier() -> None:
