@@ -22,10 +22,11 @@ KEYS = ["task", "method", "dataset", "metric"]
 
 def reproduced(results: Path) -> pd.DataFrame:
     frame, problems = records_frame(results)
+    if frame.empty:
+        skipped = f" ({len(problems)} malformed record(s) skipped)" if problems else ""
+        raise DmpbenchError(f"no run records under {results}{skipped}")
     for problem in problems:
         print(f"dmpbench: skipped malformed record {problem}", file=sys.stderr)
-    if frame.empty:
-        raise DmpbenchError(f"no run records under {results}")
     return with_average(seed_means(frame))
 
 
