@@ -135,7 +135,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
     written, problems = build_leaderboards(args.results, args.out, tasks=args.task)
     for problem in problems:
-        print(f"dmpbench: skipped malformed record {problem}", file=sys.stderr)
+        print(f"dmpbench: skipped record {problem}", file=sys.stderr)
     for path in written:
         print(f"wrote {path}")
     return 0

@@ -26,7 +26,7 @@ def reproduced(results: Path) -> pd.DataFrame:
         skipped = f" ({len(problems)} malformed record(s) skipped)" if problems else ""
         raise DmpbenchError(f"no run records under {results}{skipped}")
     for problem in problems:
-        print(f"dmpbench: skipped malformed record {problem}", file=sys.stderr)
+        print(f"dmpbench: skipped record {problem}", file=sys.stderr)
     return with_average(seed_means(frame))
 
 

@@ -115,7 +115,7 @@ def load_records(results: Path) -> tuple[list[dict[str, Any]], list[Problem]]:
         try:
             record = read_record(path)
         except DmpbenchError as exc:
-            problems.append(Problem(path, str(exc).split(": ", 1)[-1]))
+            problems.append(Problem(path, "malformed: " + str(exc).split(": ", 1)[-1]))
             continue
         record["_path"] = str(path)
         records.append(record)
