@@ -7,6 +7,7 @@ Torch-heavy modules are imported inside the subcommands, so ``dmpbench list`` st
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 import warnings
 from pathlib import Path
@@ -122,7 +123,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         config_file=args.config, sets=args.sets, force=args.force, data_root=args.data_root, progress=not args.no_progress,
         shard=args.shard, data_parallel=args.data_parallel,
     )
-    execute(req)
+    from dmpbench.cachefiles import remove_empty_dirs
+
+    existed = args.results.exists()
+    try:
+        execute(req)
+    except BaseException:
+        if not existed:  # a failed run leaves no empty results folder behind
+            remove_empty_dirs(args.results)
+        raise
     return 0
 
 
@@ -131,7 +140,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
     written, problems = build_leaderboards(args.results, args.out, tasks=args.task)
     for problem in problems:
-        print(f"dmpbench: skipped malformed record {problem}", file=sys.stderr)
+        print(f"dmpbench: skipped record {problem}", file=sys.stderr)
     for path in written:
         print(f"wrote {path}")
     return 0
@@ -168,6 +177,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("dmpbench: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a full disk or a folder that became unwritable mid-run: one line, not a traceback
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM):
+            raise
+        from dmpbench.cachefiles import os_error_message
+
+        print(f"dmpbench: error: {os_error_message(exc.filename or 'a file', exc)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ def fixed_published(monkeypatch):
 
 
 def _write(results, method, dataset, seed, base, new, task="base2new"):
-    rec = {"schema": 1, "task": task, "method": method, "backbone": "mini", "world": "mini", "dataset": dataset, "seed": seed, "config": {},
+    rec = {"schema": 1, "task": task, "method": method, "backbone": "mini", "world": "mini", "dataset": dataset, "seed": seed, "config": {"task": {}, "method": {}},
            "metrics": {dataset: {"base": base, "new": new, "all": (base + new) / 2, "hm": 2 * base * new / (base + new)}}}
     write_atomic(results / task / method / f"{dataset}-{seed}.json", rec)
 

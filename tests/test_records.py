@@ -8,7 +8,7 @@ from dmpbench.runner.records import check_writable, load_records, read_record, r
 
 
 def _record(**over):
-    rec = {"schema": 1, "task": "base2new", "method": "coop", "backbone": "mini", "dataset": "d", "seed": 1, "config": {}, "metrics": {"d": {"base": 50.0}}}
+    rec = {"schema": 1, "task": "base2new", "method": "coop", "backbone": "mini", "dataset": "d", "seed": 1, "config": {"task": {}, "method": {}}, "metrics": {"d": {"base": 50.0}}}
     rec.update(over)
     return rec
 

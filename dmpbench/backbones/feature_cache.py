@@ -3,8 +3,8 @@
 Both worlds use it: any ``Backbone`` with any ``ClassificationDataset``. Evaluating a prompt set then only
 needs the text side, which is what makes sweeps over many prompts cheap.
 
-* Key: SHA-256 of ``backbone.cache_key``, ``dataset.name``, ``dataset.fingerprint``, the item keys (in order),
-  ``backbone.transform_key`` and the effective precision.
+* Key: SHA-256 of ``backbone.cache_key``, ``dataset.name``, ``dataset.fingerprint``, the absolute data root (when
+  the dataset has one), the item keys (in order), ``backbone.transform_key`` and the effective precision.
 * File: ``<cache_dir>/<dataset>-<key[:24]>.safetensors`` with the features, a mask of the kept items, and in
   its metadata the full key, the shape and a SHA-256 of the feature bytes. A file that does not load, or whose
   key, shape or checksum disagree, is rebuilt (with a warning). Writes go to a temp file + ``os.replace``.
@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 from typing import Sequence
 
@@ -28,6 +27,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from dmpbench.backbones.base import Backbone
+from dmpbench.cachefiles import atomic_path
 from dmpbench.data.base import ClassificationDataset, Item
 from dmpbench.errors import DmpbenchError
 from dmpbench.locking import artefact_lock
@@ -46,6 +46,9 @@ def effective_precision(precision: str, device: torch.device) -> str:
 def cache_key(backbone: Backbone, dataset: ClassificationDataset, items: Sequence[Item], precision: str) -> str:
     h = hashlib.sha256()
     head = [FORMAT, backbone.cache_key, dataset.name, dataset.fingerprint, backbone.transform_key, precision, len(items)]
+    root = getattr(dataset, "data_root", None)
+    if root:  # the same split file under another data root is other data (its images may differ)
+        head.append(os.path.abspath(str(root)))
     h.update(json.dumps(head).encode())
     for item in items:
         h.update(item.key.encode())
@@ -97,17 +100,9 @@ def _load(path: str, key: str, n_items: int) -> tuple[torch.Tensor, torch.Tensor
 def _save(path: str, key: str, feats: torch.Tensor, kept: torch.Tensor, bad: list[str]) -> None:
     from safetensors.torch import save_file
 
-    folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
     meta = {"format": FORMAT, "key": key, "sha256": _digest(feats, kept), "bad": json.dumps(bad)}
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".safetensors")
-    os.close(fd)
-    try:
-        save_file({"features": feats.contiguous(), "kept": kept.to(torch.uint8)}, tmp, metadata=meta)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_path(path) as tmp:
+        save_file({"features": feats.contiguous(), "kept": kept.to(torch.uint8)}, str(tmp), metadata=meta)
 
 
 class _Images(Dataset):
@@ -155,7 +150,7 @@ def _extract(backbone, dataset, items, precision, batch_size, num_workers, progr
         with torch.no_grad():
             for images, idx, errors in loader:
                 if errors and not skip_bad_images:
-                    raise DmpbenchError(f"{errors[0][1]} (pass skip_bad_images=True to skip and count such images)")
+                    raise DmpbenchError(f"{errors[0][1]} (replace or remove the file and rerun: dmpbench run never skips unreadable images)")
                 bad.extend(errors)
                 if images is not None:
                     images = images.to(device, non_blocking=True)
@@ -214,7 +209,7 @@ def image_features(
         if bad and not skip_bad_images:
             raise DmpbenchError(
                 f"{dataset.name}: {len(bad)} image(s) could not be read, e.g. {bad[0]} "
-                "(pass skip_bad_images=True to skip and count such images)"
+                "(replace or remove the file and rerun: dmpbench run never skips unreadable images)"
             )
         if bad:
             warnings.warn(f"skipped {len(bad)} of {len(items)} images that could not be read (cached), e.g. {bad[0]}", stacklevel=2)

@@ -84,12 +84,18 @@ class Method(ABC):
     default_config: ClassVar[dict[str, Any]] = {}
     #: per-world changes to the defaults (e.g. {"mini": {"batch_size": 128}}), applied before the user's
     world_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
+    #: bounds of settings (rule format in ``dmpbench.config``); types come from ``default_config``
+    ranges: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, backbone: Backbone, config: dict[str, Any], ctx: RunContext):
         self.backbone = backbone
         defaults = {**self.default_config, **self.world_defaults.get(backbone.world, {})}
-        self.config = check_keys("method", self.name, config, defaults)
+        self.config = check_keys("method", self.name, config, defaults, self.ranges)
         self.ctx = ctx
+
+    @classmethod
+    def validate_config(cls, config: dict[str, Any]) -> None:
+        """Checks of the resolved settings that need no model (run before any work); raise ``DmpbenchError``."""
 
 
 class ClassificationMethod(Method):

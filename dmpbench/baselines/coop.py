@@ -38,6 +38,11 @@ COOP_DEFAULTS = {
     "warmup_epochs": 1,
     "warmup_lr": 1e-5,
 }
+#: bounds of the recipe's settings (types come from the defaults; see ``dmpbench.config``)
+COOP_RANGES = {
+    "n_ctx": ">=1", "class_token_position": ("end", "middle", "front"), "epochs": ">=1", "lr": ">0", "batch_size": ">=1",
+    "momentum": "0..1", "weight_decay": ">=0", "warmup_epochs": ">=0", "warmup_lr": ">=0",
+}
 
 
 def initial_contexts(backbone: Backbone, cfg: dict, n_inits: int, n_classes: int, generator: torch.Generator) -> torch.Tensor:
@@ -111,6 +116,7 @@ class CoOp(ClassificationMethod):
     name = "coop"
     default_config = dict(COOP_DEFAULTS)
     world_defaults = {"mini": COOP_MINI}
+    ranges = COOP_RANGES
 
     def fit(self, data: FewShotData, pool: TrainingPool) -> None:
         self.trained_on = list(data.classnames)

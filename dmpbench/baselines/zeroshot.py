@@ -18,6 +18,7 @@ class ZeroShot(ClassificationMethod):
     # template: "dataset" = the per-dataset template CoOp uses (e.g. EuroSAT's "a centered satellite photo
     # of {}."); "hand" = "a photo of a {}." for every dataset. Several templates are averaged (CLIP style).
     default_config = {"template": "dataset"}
+    ranges = {"template": ("dataset", "hand")}
 
     def fit(self, data: FewShotData, pool: TrainingPool) -> None:
         if self.config["template"] not in ("dataset", "hand"):

@@ -27,12 +27,16 @@ class ClassTree:
 
     @classmethod
     def from_dict(cls, data: dict, source: str = "tree") -> "ClassTree":
-        try:
-            root = data["root"]
-            children = {k: tuple(v) for k, v in data["children"].items()}
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise DmpbenchError(f"{source}: a class tree needs 'root' and 'children' (node -> list of children)") from exc
-        tree = cls(root, children, dict(data.get("names", {})))
+        shape = f"{source}: a class tree needs 'root' (a string), 'children' (node -> list of child ids) and optionally 'names' (node -> name)"
+        if not isinstance(data, dict) or not isinstance(data.get("root"), str) or not isinstance(data.get("children"), dict):
+            raise DmpbenchError(shape)
+        names = data.get("names", {})
+        children = data["children"]
+        if not all(isinstance(v, list) and all(isinstance(c, str) for c in v) for v in children.values()):
+            raise DmpbenchError(f"{source}: every 'children' entry must be a list of node ids (strings)")
+        if not isinstance(names, dict) or not all(isinstance(v, str) for v in names.values()):
+            raise DmpbenchError(f"{source}: 'names' must map node ids to names (strings)")
+        tree = cls(data["root"], {k: tuple(v) for k, v in children.items()}, dict(names))
         tree.validate_structure(source)
         return tree
 
@@ -51,6 +55,8 @@ class ClassTree:
             raise DmpbenchError(f"cannot read class tree {path}: {exc.strerror or exc}") from exc
         except json.JSONDecodeError as exc:
             raise DmpbenchError(f"class tree {path} is not valid JSON (line {exc.lineno})") from exc
+        except UnicodeDecodeError as exc:
+            raise DmpbenchError(f"class tree {path} is not a UTF-8 JSON file") from exc
 
     def to_dict(self) -> dict:
         return {"root": self.root, "children": {k: list(v) for k, v in self.children.items()}, "names": self.names}
@@ -62,10 +68,14 @@ class ClassTree:
 
     @cached_property
     def nodes(self) -> list[str]:
-        """All nodes reachable from the root, depth first, in the file's child order."""
-        out, stack = [], [self.root]
+        """All nodes reachable from the root, depth first, in the file's child order. A node met twice (a
+        cycle, or two parents) is an error here, before anything walks the tree (a cycle would never end)."""
+        out, stack, seen = [], [self.root], set()
         while stack:
             node = stack.pop()
+            if node in seen:
+                raise DmpbenchError(f"tree: node {node!r} appears twice (a class tree must be a tree, without cycles)")
+            seen.add(node)
             out.append(node)
             stack.extend(reversed(self.children.get(node, ())))
         return out
@@ -89,11 +99,10 @@ class ClassTree:
         return out[::-1]
 
     def validate_structure(self, source: str) -> None:
-        seen: set[str] = set()
-        for node in self.nodes:
-            if node in seen:
-                raise DmpbenchError(f"{source}: node {node!r} appears twice (a class tree must be a tree)")
-            seen.add(node)
+        try:
+            seen = set(self.nodes)
+        except DmpbenchError as exc:
+            raise DmpbenchError(str(exc).replace("tree:", f"{source}:", 1)) from None
         orphans = sorted(set(self.children) - seen)
         if orphans:
             raise DmpbenchError(f"{source}: node {orphans[0]!r} is not reachable from the root {self.root!r}")

@@ -24,6 +24,7 @@ from diffusers.training_utils import EMAModel
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
+from dmpbench.cachefiles import atomic_path, write_text
 from dmpbench.dmp import ddp as _ddp
 from dmpbench.dmp.layout import SignalLayout, Standardizer
 from dmpbench.dmp.sampling import CompiledDenoiser, guided_sample, training_scheduler
@@ -351,14 +352,13 @@ class DMP:
             tensors.update({f"vae.{k}": v for k, v in self.vae.state_dict().items()})
         if self.concat_shape:
             tensors.update({f"concat_norm.{k}": v for k, v in self.concat_norm.state_dict().items()})
-        tmp = d / "dmp.safetensors.tmp"
-        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp))
-        tmp.replace(d / "dmp.safetensors")
+        # unique temporaries + os.replace (dmpbench.cachefiles): concurrent saves never collide
+        with atomic_path(d / "dmp.safetensors") as tmp:
+            save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp))
         if self._train_state is not None:
-            torch.save({**self._train_state, "step": self.step}, d / "train_state.pt.tmp")
-            (d / "train_state.pt.tmp").replace(d / "train_state.pt")
-        (d / "config.json.tmp").write_text(json.dumps(self._config(), indent=2))
-        (d / "config.json.tmp").replace(d / "config.json")
+            with atomic_path(d / "train_state.pt") as tmp:
+                torch.save({**self._train_state, "step": self.step}, tmp)
+        write_text(d / "config.json", json.dumps(self._config(), indent=2))
         return d
 
     @classmethod

@@ -14,13 +14,14 @@ from dmpbench.errors import DmpbenchError
 from dmpbench.leaderboard.frame import records_frame, seed_means, with_average
 from dmpbench.leaderboard import published as published_data
 from dmpbench.registry import METHODS, TASKS
+from dmpbench.cachefiles import check_writable_dir
 from dmpbench.runner.records import Problem, write_text_atomic
 
 METHOD_ORDER = ["zeroshot", "coop", "cocoop", "maple", "coprompt", "tac", "vpt", "promptsrc"]
 
 
 def _method_key(name: str) -> tuple[int, str]:
-    base = name.removeprefix("dmp_")
+    base = name.split(" [", 1)[0].removeprefix("dmp_")
     rank = METHOD_ORDER.index(base) if base in METHOD_ORDER else len(METHOD_ORDER)
     return (rank, name)
 
@@ -87,18 +88,23 @@ def published_markdown(cells: pd.DataFrame, metric_order: tuple[str, ...]) -> st
 
 
 def build_leaderboards(results: Path, out: Path, tasks: list[str] | None = None) -> tuple[list[Path], list[Problem]]:
-    frame, problems = records_frame(results)
     for name in tasks or []:
         TASKS.get(name)  # unknown task names fail with suggestions
+    if out.exists() and not out.is_dir():
+        raise DmpbenchError(f"--out {out} is a file, not a directory")
+    frame, problems = records_frame(results)
+    if frame.empty:  # a mistyped or empty folder must not replace the tables there are
+        skipped = f" ({len(problems)} malformed record(s) skipped)" if problems else ""
+        raise DmpbenchError(f"no run records under {results}{skipped}; nothing written (the tables in {out} are left as they are)")
     task_names = tasks or TASKS.names()
-    out.mkdir(parents=True, exist_ok=True)
+    check_writable_dir(out, "--out directory")
     written = []
     for task in task_names:
         task_cls = TASKS.get(task)
         sub = frame[frame["task"] == task]
         published = published_tables(task_cls)
-        if sub.empty and not published:
-            continue
+        if sub.empty and (not published or (out / f"{task}.md").exists()):
+            continue  # never replace a table by one without this task's reproduced rows
         md = [f"# {task}", "", (task_cls.__doc__ or "").strip().splitlines()[0] if task_cls.__doc__ else "", ""]
         csv_parts = []
         if not sub.empty:

@@ -7,6 +7,8 @@ from typing import Any
 
 import pandas as pd
 
+from dmpbench.errors import DmpbenchError
+from dmpbench.leaderboard.variants import label_records
 from dmpbench.metrics.classification import harmonic_mean
 from dmpbench.runner.records import Problem, load_records
 
@@ -14,8 +16,15 @@ COLUMNS = ["task", "method", "backbone", "world", "unit", "seed", "dataset", "me
 
 
 def records_frame(results: Path) -> tuple[pd.DataFrame, list[Problem]]:
+    """The records under ``results`` (an error when that folder does not exist), one row per
+    configuration (``variants``: never averaged across configurations), plus the records skipped."""
+    if not results.exists():
+        raise DmpbenchError(f"results folder {results} does not exist")
+    if not results.is_dir():
+        raise DmpbenchError(f"results folder {results} is not a directory")
     records, problems = load_records(results)
-    return flatten(records), problems
+    records, duplicates = label_records(records)
+    return flatten(records), problems + duplicates
 
 
 def flatten(records: list[dict[str, Any]]) -> pd.DataFrame:
@@ -23,7 +32,7 @@ def flatten(records: list[dict[str, Any]]) -> pd.DataFrame:
     for rec in records:
         for dataset, metrics in rec["metrics"].items():
             for metric, value in metrics.items():
-                rows.append([rec["task"], rec["method"], rec["backbone"], rec.get("world", ""), rec["dataset"], rec["seed"], dataset, metric, float(value)])
+                rows.append([rec["task"], rec.get("row", rec["method"]), rec["backbone"], rec.get("world", ""), rec["dataset"], rec["seed"], dataset, metric, float(value)])
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

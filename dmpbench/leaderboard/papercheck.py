@@ -5,6 +5,7 @@ differences as a table; exit code 1 when any |difference| exceeds the tolerance,
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -21,10 +22,11 @@ KEYS = ["task", "method", "dataset", "metric"]
 
 def reproduced(results: Path) -> pd.DataFrame:
     frame, problems = records_frame(results)
-    for problem in problems:
-        print(f"dmpbench: skipped malformed record {problem}", file=sys.stderr)
     if frame.empty:
-        raise DmpbenchError(f"no run records under {results}")
+        skipped = f" ({len(problems)} malformed record(s) skipped)" if problems else ""
+        raise DmpbenchError(f"no run records under {results}{skipped}")
+    for problem in problems:
+        print(f"dmpbench: skipped record {problem}", file=sys.stderr)
     return with_average(seed_means(frame))
 
 
@@ -40,6 +42,15 @@ def references(results: Path, against: str) -> pd.DataFrame:
         missing = [c for c in [*KEYS, "backbone", "value"] if c not in pinned.columns]
         if missing:
             raise DmpbenchError(f"malformed {path}: missing column {missing[0]!r}")
+        values = pd.to_numeric(pinned["value"], errors="coerce")
+        bad = values.isna() | ~values.abs().lt(float("inf"))
+        if bad.any():
+            row = int(bad.idxmax())
+            raise DmpbenchError(f"malformed {path}: value {pinned['value'][row]!r} on line {row + 2} is not a number")
+        if pinned.empty:
+            raise DmpbenchError(f"malformed {path}: no pinned cells")
+        keys = [*KEYS, "backbone"]
+        pinned = pinned.assign(value=values.astype(float), **{k: pinned[k].astype(str) for k in keys})
         return pinned.assign(reference=f"pinned ({PINNED})")
     from dmpbench.leaderboard.published import PAPERS, load_published
 
@@ -56,24 +67,29 @@ def write_pins(results: Path) -> Path:
 
 
 def paper_check(results: Path, tolerance: float, against: str = "published", write: bool = False) -> int:
-    if tolerance < 0:
-        raise DmpbenchError(f"--tolerance must be non-negative, got {tolerance}")
+    if not math.isfinite(tolerance) or tolerance < 0:
+        raise DmpbenchError(f"--tolerance must be a non-negative number, got {tolerance}")
     if write:
         print(f"wrote {write_pins(results)}")
         return 0
     ours = reproduced(results)
     refs = references(results, against)
     keys = KEYS + (["backbone"] if against == "pinned" else [])
-    merged = ours.merge(refs, on=keys, how="inner", suffixes=("", "_ref"))
-    if merged.empty:
+    # Published cells are many more than one run reproduces: only the matching ones are compared. Every
+    # pinned cell, though, must be reproduced: a pinned cell without a record is a failure (MISSING).
+    merged = ours.merge(refs, on=keys, how="right" if against == "pinned" else "inner", suffixes=("", "_ref"))
+    if merged["mean"].isna().all():
         raise DmpbenchError(f"none of the reproduced cells under {results} has a {against} counterpart (same task, method, dataset, metric)")
     merged["diff"] = merged["mean"] - merged["value"]
-    merged["ok"] = merged["diff"].abs() <= tolerance + 1e-9
+    merged["missing"] = merged["mean"].isna()
+    merged["ok"] = ~merged["missing"] & (merged["diff"].abs() <= tolerance + 1e-9)
     rows = [
-        [r.task, r.method, r.backbone, r.dataset, r.metric, f"{r.mean:.2f}", f"{r.value:.2f}", f"{r.diff:+.2f}", r.reference, "ok" if r.ok else "FAIL"]
+        [r.task, r.method, r.backbone, r.dataset, r.metric, "" if r.missing else f"{r.mean:.2f}", f"{r.value:.2f}",
+         "" if r.missing else f"{r.diff:+.2f}", r.reference, "ok" if r.ok else ("MISSING" if r.missing else "FAIL")]
         for r in merged.itertuples()
     ]
     print(tabulate(rows, headers=["task", "method", "backbone", "dataset", "metric", "reproduced", "reference", "diff", "source", ""], tablefmt="github"))
-    failed = int((~merged["ok"]).sum())
-    print(f"\n{len(merged) - failed} within ±{tolerance}, {failed} beyond")
-    return 1 if failed else 0
+    missing = int(merged["missing"].sum())
+    failed = int((~merged["ok"]).sum()) - missing
+    print(f"\n{len(merged) - failed - missing} within ±{tolerance}, {failed} beyond, {missing} pinned cell(s) without a record")
+    return 1 if failed or missing else 0

@@ -23,15 +23,16 @@ seeds the sampling.
 
 from __future__ import annotations
 
-import json
-
 import torch
 from safetensors.torch import load_file, save_file
 
 from dmpbench.baselines.base import ClassificationMethod, FewShotData, LabelSet, TrainingPool, normalize
-from dmpbench.baselines.coop import COOP_DEFAULTS, COOP_MINI, initial_contexts, train_contexts
-from dmpbench.dmp import ddp
+from dmpbench.baselines.coop import COOP_DEFAULTS, COOP_MINI, COOP_RANGES, initial_contexts, train_contexts
+from dmpbench.cachefiles import atomic_path, try_load, write_json, write_text
+from dmpbench.config import SEED_MAX
+from dmpbench.dmp import PRESETS, ddp
 from dmpbench.dmp.model import DMP
+from dmpbench.dmp.sampling import SAMPLERS
 from dmpbench.errors import DmpbenchError
 from dmpbench.locking import artefact_lock
 from dmpbench.registry import METHODS
@@ -64,6 +65,12 @@ class DMPCoOp(ClassificationMethod):
     # mini world: CoOp's mini recipe for the repository and 16 initialisations per dataset (a repository
     # step costs one text-tower pass per class and initialisation)
     # and a shorter DMP schedule (1,000 steps of batch 64 on the small preset, about a minute on 2 cores)
+    ranges = {
+        **{f"coop_{k}": v for k, v in COOP_RANGES.items()}, "repo_inits": ">=1", "repo_init": ("random", "hand"),
+        "repo_seed": f"0..{SEED_MAX}", "condition": ("classnames", "dataset"), "preset": ("auto", *PRESETS), "dmp_steps": ">=1",
+        "dmp_batch_size": ">=1", "dmp_lr": ">0", "vae_steps": ">=0", "num_prompts": ">=1", "guidance": ">=0",
+        "sample_steps": ">=1", "sampler": tuple(SAMPLERS),
+    }
     world_defaults = {"mini": {**{f"coop_{k}": v for k, v in COOP_MINI.items()}, "repo_inits": 16, "dmp_steps": 1000, "dmp_batch_size": 64}}
 
     def _coop_config(self) -> dict:
@@ -95,19 +102,20 @@ class DMPCoOp(ClassificationMethod):
 
     def _repository(self, path, key, data: FewShotData) -> torch.Tensor:
         cfg = self._coop_config()
-        if path.exists():
-            return load_file(str(path))["prompts"]
         r = int(self.config["repo_inits"])
+        if path.exists():  # a corrupt or wrong-shaped file is rebuilt (dmpbench.cachefiles)
+            cached = try_load(f"cached CoOp repository {path}", lambda: _prompts_of_shape(load_file(str(path))["prompts"], r))
+            if cached is not None:
+                return cached
         init = initial_contexts(self.backbone, cfg, r, len(data.classnames), self.ctx.generator(offset=101, seed=data.seed))
         if self.config["repo_init"] == "hand":
             init = initial_contexts(self.backbone, {**cfg, "init": "a photo of a"}, r, 0, self.ctx.generator()) + init
         elif self.config["repo_init"] != "random":
             raise DmpbenchError(f"dmp_coop: repo_init must be 'random' or 'hand', got {self.config['repo_init']!r}")
         prompts = train_contexts(self.backbone, data, cfg, self.ctx, init=init, desc="repository", seed=data.seed)
-        tmp = path.with_suffix(".tmp")
-        save_file({"prompts": prompts.contiguous()}, str(tmp))
-        tmp.replace(path)
-        (path.parent / "key.json").write_text(json.dumps(key, indent=1))
+        with atomic_path(path) as tmp:
+            save_file({"prompts": prompts.contiguous()}, str(tmp))
+        write_json(path.parent / "key.json", key, indent=1)
         return prompts
 
     # -- fit / sample ---------------------------------------------------------------------------------
@@ -129,8 +137,11 @@ class DMPCoOp(ClassificationMethod):
             self._fit_dmp(directory, train_sets)
 
     def _fit_dmp(self, directory, train_sets) -> None:
-        if (directory / "dmp.safetensors").exists() and (directory / "done").exists():
-            self.dmp = DMP.load(directory, self.ctx.device)
+        cached = None
+        if (directory / "dmp.safetensors").exists() and (directory / "done").exists():  # corrupt: retrained
+            cached = try_load(f"cached DMP {directory}", lambda: DMP.load(directory, self.ctx.device))
+        if cached is not None:
+            self.dmp = cached
             self.ctx.audit["dmp"] = {"reused": True, "dir": str(directory), **self.dmp.history}
             self._check_width()
             return
@@ -142,17 +153,17 @@ class DMPCoOp(ClassificationMethod):
             conds.extend([cond] * repo.shape[0])
         repo_all = torch.cat(prompts)
         k, dim = repo_all.shape[1:]
+        resumed = None
         if (directory / "train_state.pt").exists():  # a run killed during training: resume at its checkpoint
-            self.dmp = DMP.load(directory, self.ctx.device)
-        else:
-            self.dmp = DMP((k, dim), cond_dim=conds[0].shape[1], preset=self.preset(), device=self.ctx.device)
+            resumed = try_load(f"DMP checkpoint {directory}", lambda: DMP.load(directory, self.ctx.device))  # corrupt: start again
+        self.dmp = resumed if resumed is not None else DMP((k, dim), cond_dim=conds[0].shape[1], preset=self.preset(), device=self.ctx.device)
         history = self.dmp.fit(
             repo_all, conds, steps=int(self.config["dmp_steps"]), batch_size=int(self.config["dmp_batch_size"]),
             lr=float(self.config["dmp_lr"]), seed=int(self.config["repo_seed"]), progress=self.ctx.progress, vae_steps=int(self.config["vae_steps"]),
             ddp=self.ctx.data_parallel, checkpoint_dir=directory, checkpoint_every=self.checkpoint_every,
         )  # the final checkpoint is written by fit (rank 0)
         if ddp.is_main():
-            (directory / "done").write_text("ok\n")
+            write_text(directory / "done", "ok\n")
         self.ctx.audit["dmp"] = {"reused": False, "dir": str(directory), "repository": int(repo_all.shape[0]), **history}
         self._check_width()
 
@@ -172,3 +183,10 @@ class DMPCoOp(ClassificationMethod):
         names = list(labels.classnames)
         emb = [normalize(self.backbone.encode_with_context(p.to(self.ctx.device), names).float()) for p in prompts]
         return torch.stack(emb)
+
+
+def _prompts_of_shape(prompts: torch.Tensor, inits: int) -> torch.Tensor:
+    """A cached repository as saved: ``[inits, K, d]`` finite floats (anything else is rebuilt)."""
+    if prompts.dim() != 3 or prompts.shape[0] != inits or not torch.isfinite(prompts).all():
+        raise ValueError(f"shape {tuple(prompts.shape)}, expected [{inits}, K, d]")
+    return prompts

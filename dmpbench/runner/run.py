@@ -14,14 +14,15 @@ from typing import Any, Callable
 import torch
 from tabulate import tabulate
 
-from dmpbench.config import check_keys, load_config_file, merge, parse_set
+from dmpbench.cachefiles import check_writable_dir, remove_stale_temporaries
+from dmpbench.config import check_keys, check_seed, load_config_file, merge, parse_set
 from dmpbench.context import PhaseTimer, RunContext
 from dmpbench.errors import DmpbenchError
 from dmpbench.registry import DATASETS, METHODS, TASKS
 from dmpbench.runner import distributed
 from dmpbench.runner import environment as env
-from dmpbench.runner.records import SCHEMA, check_writable, read_record, record_path, run_key, write_atomic
-from dmpbench.runner.worlds import backbone_label, data_root_from, make_world, world_name
+from dmpbench.runner.records import SCHEMA, check_writable, matches, read_record, record_path, run_key, write_atomic
+from dmpbench.runner.worlds import backbone_label, data_identity, data_root_from, make_world, world_name
 
 
 def default_cache_dir() -> Path:
@@ -64,8 +65,8 @@ def resolve(req: RunRequest) -> tuple[type, type, dict[str, dict[str, Any]]]:
     world = world_name(req.backbone)
     method_defaults = {**method_cls.default_config, **getattr(method_cls, "world_defaults", {}).get(world, {})}
     config = {
-        "task": check_keys("task", req.task, user["task"], task_cls.default_config),
-        "method": check_keys("method", req.method, user["method"], method_defaults),
+        "task": check_keys("task", req.task, user["task"], task_cls.default_config, getattr(task_cls, "ranges", None)),
+        "method": check_keys("method", req.method, user["method"], method_defaults, getattr(method_cls, "ranges", None)),
         "backbone": {"name": req.backbone, "pretrained": None if req.backbone == "mini" else (req.pretrained or "openai")},
     }
     if user["backbone"]:
@@ -73,8 +74,13 @@ def resolve(req: RunRequest) -> tuple[type, type, dict[str, dict[str, Any]]]:
     for name in req.datasets or []:
         DATASETS.get(name)  # unknown names fail here, with suggestions
     for seed in req.seeds:
-        if seed < 0:
-            raise DmpbenchError(f"invalid seed {seed}: seeds are non-negative integers")
+        check_seed(seed)
+    if req.backbone == "mini" and (req.pretrained is not None or req.data_root is not None):
+        flag = "--pretrained" if req.pretrained is not None else "--data-root"
+        raise DmpbenchError(f"{flag} does not apply to the mini backbone (built-in weights and data); use it with an open_clip backbone such as --backbone ViT-B-16")
+    for cls, section in ((task_cls, "task"), (method_cls, "method")):
+        if hasattr(cls, "validate_config"):
+            cls.validate_config(config[section])
     return task_cls, method_cls, config
 
 
@@ -87,6 +93,10 @@ def execute(req: RunRequest, say: Callable[[str], None] = print) -> list[dict[st
     distributed.start(shard, device)
     precision = env.choose_precision(device, req.precision)
     cache_dir = (req.cache_dir or default_cache_dir()).expanduser()
+    check_writable_dir(cache_dir, "cache directory")
+    for folder in (cache_dir, req.results):  # temporaries of killed runs (dmpbench.cachefiles)
+        remove_stale_temporaries(folder)
+    identity = {"data": data_identity(req.backbone, data_root_from(req.data_root)), "precision": precision, "device_type": device.type}
     world = make_world(req.backbone, req.pretrained, data_root_from(req.data_root), device)
     task = task_cls(config["task"], world)
     units = task.units(req.datasets)
@@ -102,27 +112,30 @@ def execute(req: RunRequest, say: Callable[[str], None] = print) -> list[dict[st
 
     records: list[dict[str, Any]] = []
     for unit, seed in shard.mine(grid):
-        path = record_path(req.results, req.task, req.method, label, unit, seed, config)
+        path = record_path(req.results, req.task, req.method, label, unit, seed, config, identity)
         if path.exists() and not req.force:
             try:
-                records.append(read_record(path))
+                existing = read_record(path)
+                if not matches(existing, config, identity):
+                    raise DmpbenchError(f"record {path} does not match this run's configuration")
+                records.append(existing)
                 say(f"skip      : {unit} seed {seed} (record exists: {path.name}; --force reruns)")
                 continue
             except DmpbenchError as exc:
                 say(f"rerun     : {exc}")
-        records.append(_run_unit(req, task, method_cls, config, world, unit, seed, device, precision, cache_dir, label, path, shard))
+        records.append(_run_unit(req, task, method_cls, config, world, unit, seed, device, precision, cache_dir, label, path, identity, shard))
         say(f"done      : {unit} seed {seed} -> {path}")
     distributed.stop(shard)
     if shard.world > 1:  # every rank has finished: rank 0 summarises the whole grid from the records on disk
         if not shard.is_main:
             return records
-        records = [read_record(record_path(req.results, req.task, req.method, label, u, s, config)) for u, s in shard.grid(grid)]
+        records = [read_record(record_path(req.results, req.task, req.method, label, u, s, config, identity)) for u, s in shard.grid(grid)]
     report("")
     report(summary_table(records, task_cls.metrics))
     return records
 
 
-def _run_unit(req, task, method_cls, config, world, unit, seed, device, precision, cache_dir, label, path, shard) -> dict[str, Any]:
+def _run_unit(req, task, method_cls, config, world, unit, seed, device, precision, cache_dir, label, path, identity, shard) -> dict[str, Any]:
     env.seed_everything(seed)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -140,7 +153,9 @@ def _run_unit(req, task, method_cls, config, world, unit, seed, device, precisio
         "dataset": unit,
         "seed": seed,
         "config": config,
-        "key": run_key(req.task, req.method, label, unit, seed, config),
+        "key": run_key(req.task, req.method, label, unit, seed, config, identity),
+        "data": identity["data"],
+        "device_type": identity["device_type"],
         "metrics": {ds: {m: round(float(v), 4) for m, v in vals.items()} for ds, vals in metrics.items()},
         "audit": ctx.audit,
         "timings": ctx.timer.as_dict(),

@@ -31,6 +31,16 @@ def data_root_from(arg: str | None) -> Path | None:
     return Path(root).expanduser() if root else None
 
 
+def data_identity(backbone: str, data_root: Path | None) -> dict:
+    """What identifies the data a run reads (part of the record key): the mini world's data version, or
+    the absolute data root of the paper world (features or results of one root never stand in for another)."""
+    if backbone == "mini":
+        from dmpbench.data.mini.base import DATA_VERSION
+
+        return {"world": "mini", "mini_data": DATA_VERSION}
+    return {"world": "paper", "root": str(data_root.resolve()) if data_root else None}
+
+
 def make_world(backbone: str, pretrained: str | None, data_root: Path | None, device: torch.device) -> World:
     if backbone == "mini":
         from dmpbench.data.mini import MINI_SUITE

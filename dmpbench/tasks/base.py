@@ -23,10 +23,17 @@ class Task(ABC):
     #: published tables shown beside this task's leaderboard: (paper id, table)
     published_tables: ClassVar[tuple[tuple[str, str], ...]] = ()
     default_config: ClassVar[dict[str, Any]] = {}
+    #: bounds of settings (rule format in ``dmpbench.config``); types come from ``default_config``
+    ranges: ClassVar[dict[str, Any]] = {"shots": ">=1"}
 
     def __init__(self, config: dict[str, Any], world: World):
-        self.config = check_keys("task", self.name, config, self.default_config)
+        self.config = check_keys("task", self.name, config, self.default_config, self.ranges)
         self.world = world
+
+    @classmethod
+    def validate_config(cls, config: dict[str, Any]) -> None:
+        """Checks of the resolved settings that need no model or data (run before any work); raise
+        ``DmpbenchError``. Types and ranges are already checked."""
 
     @abstractmethod
     def units(self, datasets: list[str] | None) -> list[str]:

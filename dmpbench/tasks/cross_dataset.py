@@ -6,7 +6,7 @@ from __future__ import annotations
 from dmpbench.baselines.base import ClassificationMethod
 from dmpbench.context import RunContext
 from dmpbench.errors import DmpbenchError
-from dmpbench.registry import TASKS
+from dmpbench.registry import DATASETS, TASKS
 from dmpbench.tasks import common
 from dmpbench.tasks.base import Metrics, Task
 
@@ -19,6 +19,11 @@ class CrossDataset(Task):
     suite_key = "cross_dataset"
     # targets: [] = the world's default targets for this task
     default_config = {"shots": 16, "targets": []}
+
+    @classmethod
+    def validate_config(cls, config: dict) -> None:
+        for name in config["targets"]:
+            DATASETS.get(name)  # unknown target names fail before any work, with suggestions
 
     def units(self, datasets: list[str] | None) -> list[str]:
         return list(datasets or [self.world.suite[self.suite_key]["source"]])

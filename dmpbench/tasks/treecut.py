@@ -24,7 +24,9 @@ from dmpbench.data.wordnet_tree import build_wordnet_tree
 from dmpbench.errors import DmpbenchError
 from dmpbench.locking import artefact_lock
 from dmpbench.metrics.treecut import hierarchical_consistency, leaf_to_frontier, sample_treecuts
-from dmpbench.registry import TASKS
+from dmpbench.cachefiles import try_load, write_json
+from dmpbench.config import SEED_MAX
+from dmpbench.registry import DATASETS, TASKS
 from dmpbench.tasks import common
 from dmpbench.tasks.base import Metrics, Task
 
@@ -37,6 +39,14 @@ class Treecut(Task):
     # tree: "" = the world's tree for the dataset; or a built-in name or a JSON file path
     # source: "" = the world's cross-dataset source (ImageNet / mini_mnist)
     default_config = {"shots": 16, "tree": "", "treecut_seed": 0, "source": ""}
+    ranges = {"shots": ">=1", "treecut_seed": f"0..{SEED_MAX}"}
+
+    @classmethod
+    def validate_config(cls, config: dict) -> None:
+        if config["tree"] and config["tree"] != "wordnet":
+            ClassTree.load(config["tree"])  # a malformed tree file fails before any work
+        if config["source"]:
+            DATASETS.get(config["source"])
 
     def units(self, datasets: list[str] | None) -> list[str]:
         return list(datasets or [self.world.suite["treecut"]["dataset"]])
@@ -62,13 +72,12 @@ class Treecut(Task):
         key = {"tree": tree.to_dict(), "seed": self.config["treecut_seed"]}
         path = ctx.cache_dir / "treecuts" / f"{stable_hash(key)}.json"
         with artefact_lock(path):  # concurrent ranks/shards: one samples and writes, the others read
-            if path.exists():
-                return json.loads(path.read_text())
+            if path.exists():  # a corrupt file is redrawn (same seed, same cuts) and rewritten
+                cached = try_load(f"cached treecuts {path}", lambda: _checked_cuts(json.loads(path.read_text()), tree))
+                if cached is not None:
+                    return cached
             cuts = sample_treecuts(tree, seed=int(self.config["treecut_seed"]))
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(cuts))
-            tmp.replace(path)
+            write_json(path, cuts)
         return cuts
 
     def run(self, unit: str, method: ClassificationMethod, ctx: RunContext) -> Metrics:
@@ -113,6 +122,16 @@ class Treecut(Task):
             for p in range(leaf_pred.shape[0])
         ]
         return {unit: {"mta": float(mta_per_prompt.mean()), "hca": sum(hca) / len(hca)}}
+
+
+def _checked_cuts(cuts, tree: ClassTree) -> list[dict]:
+    """Cached cuts as written: a non-empty list of {"frontier": [nodes of the tree]}."""
+    nodes = set(tree.nodes)
+    if not isinstance(cuts, list) or not cuts or not all(
+        isinstance(c, dict) and isinstance(c.get("frontier"), list) and c["frontier"] and set(c["frontier"]) <= nodes for c in cuts
+    ):
+        raise ValueError("not a list of treecuts of this tree")
+    return cuts
 
 
 def _child_on_path(tree: ClassTree, node: str, leaf: str, kids: list[str]) -> int:

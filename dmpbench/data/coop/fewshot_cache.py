@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+
+from dmpbench.cachefiles import write_json
 
 from dmpbench.data.base import ClassificationDataset, Item
 from dmpbench.data.splits import few_shot, validation_shots
+from dmpbench.errors import DmpbenchError
 from dmpbench.locking import artefact_lock
 
 VERSION = 1
@@ -66,12 +68,8 @@ def _write(path: str, dataset: ClassificationDataset, k: int, seed: int, data: d
         **{which: [[it.key, it.label] for it in items] for which, items in data.items()},
     }
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-", suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(payload, f)
-        os.replace(tmp, path)
-    except OSError:
+        write_json(path, payload)
+    except DmpbenchError:
         pass  # read-only data root: the selection is deterministic anyway
 
 
