@@ -9,6 +9,8 @@ BUILTINS: list[tuple[str, str, str, str]] = [
     ("tasks", "domain_shift", "dmpbench.tasks.domain_shift:DomainShift", "learn on a source dataset, test on shifted variants of it"),
     ("tasks", "composition", "dmpbench.tasks.composition:Composition", "classify over the union of two datasets' label sets"),
     ("tasks", "treecut", "dmpbench.tasks.treecut:Treecut", "hierarchical consistency: MTA over 25 treecuts and HCA"),
+    ("tasks", "generation_quality", "dmpbench.tasks.generation_quality:GenerationQuality", "text-to-image quality: zero-shot accuracy on generated images, CLIP score, attribute control, FID"),
+    ("methods", "text_prompt", "dmpbench.baselines.text_prompt:TextPrompt", "the plain text prompt for the synthesis model (no learning)"),
     ("methods", "zeroshot", "dmpbench.baselines.zeroshot:ZeroShot", "CLIP with the dataset's hand prompt (no learning)"),
     ("methods", "coop", "dmpbench.baselines.coop:CoOp", "CoOp: K learned context vectors in front of the class name"),
     ("methods", "dmp_coop", "dmpbench.methods.dmp_coop:DMPCoOp", "DMPClass over CoOp: a diffusion model samples CoOp prompts from class names"),

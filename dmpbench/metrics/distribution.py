@@ -44,20 +44,42 @@ def inception_fid(weights: str | None = None):
     return FrechetInceptionDistance(feature=2048, normalize=True, feature_extractor_weights_path=weights)
 
 
+class _Given(torch.nn.Module):
+    """Features handed over as they are (so torchmetrics computes FID of precomputed features)."""
+
+    def __init__(self, d: int):
+        super().__init__()
+        self.num_features = d
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+def fid_from_features(real_features: torch.Tensor, fake_features: torch.Tensor) -> float:
+    """FID of two feature sets ``[N, D]`` (torchmetrics' Fréchet distance in float64)."""
+    if len(real_features) < 2 or len(fake_features) < 2:
+        raise DmpbenchError("FID needs at least two real and two generated images")
+    from torchmetrics.image.fid import FrechetInceptionDistance
+
+    metric = FrechetInceptionDistance(feature=_Given(real_features.shape[1]), normalize=True)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        metric.update(real_features.detach().double().cpu(), real=True)
+        metric.update(fake_features.detach().double().cpu(), real=False)
+        return float(metric.compute())
+
+
 def frechet_distance(real: torch.Tensor, fake: torch.Tensor, extractor: FeatureExtractor | str = "inception",
                      batch_size: int = 64, inception_weights: str | None = None) -> float:
     """FID of ``fake`` against ``real`` images (``[N, 3, H, W]`` in ``[0, 1]``); ``extractor`` is a
     ``FeatureExtractor`` or ``"inception"`` (torchmetrics' Inception-v3)."""
     if len(real) < 2 or len(fake) < 2:
         raise DmpbenchError("FID needs at least two real and two generated images")
-    if isinstance(extractor, str):
-        if extractor != "inception":
-            raise DmpbenchError(f"unknown FID feature network {extractor!r} (inception, or a feature extractor)")
-        metric = inception_fid(inception_weights)
-    else:
-        from torchmetrics.image.fid import FrechetInceptionDistance
-
-        metric = FrechetInceptionDistance(feature=extractor, normalize=True)
+    if not isinstance(extractor, str):
+        return fid_from_features(extractor.features(real, batch_size), extractor.features(fake, batch_size))
+    if extractor != "inception":
+        raise DmpbenchError(f"unknown FID feature network {extractor!r} (inception, or a feature extractor)")
+    metric = inception_fid(inception_weights)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for imgs, is_real in ((real, True), (fake, False)):

@@ -88,6 +88,20 @@ class DiffusersSynthesis(SynthesisBackbone):
         self._uncond = None
         return self
 
+    def untrained_copy(self, seed: int = 0) -> "DiffusersSynthesis":
+        """The same pipeline with its denoiser (UNet) freshly initialised from ``seed``: the floor a trained
+        model's FID is read against. Text encoders, VAE and scheduler are shared with ``self``."""
+        import copy
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            unet = type(self.pipeline.unet).from_config(self.pipeline.unet.config)
+        pipe = copy.copy(self.pipeline)
+        pipe.register_modules(unet=unet.to(device=self.device, dtype=self.pipeline.unet.dtype))
+        return DiffusersSynthesis(pipe, self.slots, f"{self.name} (untrained UNet, seed {seed})",
+                                  f"{self.cache_key}:untrained{seed}", self.recipe, self.world, self.zero_negative,
+                                  self.image_size, self.batch_size)
+
     # text
     def _split(self, learned: torch.Tensor | None) -> list[torch.Tensor | None]:
         if learned is None:
