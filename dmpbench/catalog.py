@@ -35,5 +35,6 @@ for _name, _target, _summary in [
     ("mini_patterns", "render:MiniPatterns", "mini world: procedural texture patterns, 10 classes"),
     ("mini_letters", "render:MiniLetters", "mini world: procedural capital letters, 12 classes"),
     ("mini_union", "union:MiniUnion", "mini world: union of mnist, shapes, patterns, letters (treecut)"),
+    ("mini_faces", "faces:MiniFaces", "mini world: procedural faces by attribute, 11 classes, unseen test people"),
 ]:
     BUILTINS.append(("datasets", _name, f"{_MINI}.{_target}", _summary))

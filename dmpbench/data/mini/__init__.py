@@ -10,6 +10,7 @@ mini_shapes        12       procedural geometric shapes                         
 mini_patterns      10       procedural texture patterns                            200 / 50 / 100
 mini_letters       12       procedural capital letters                             200 / 50 / 100
 mini_union         44       mnist + shapes + patterns + letters (treecut)          sum of the parts
+mini_faces         11       procedural faces by dominant attribute (faces.py)      200 / 50 / 100
 =================  =======  =====================================================  ==================
 
 ``MINI_SUITE`` gives the tasks their mini-world defaults. ``mini_mnist`` plays ImageNet's role: it is the
@@ -21,11 +22,13 @@ variants of its own label set. Class names are unique across mnist/shapes/patter
 
 from dmpbench.data.mini.base import MiniDataset
 from dmpbench.data.mini.digits import MiniDigits, MiniMNIST, MiniMNISTC
+from dmpbench.data.mini.faces import MiniFaces
 from dmpbench.data.mini.render import MiniLetters, MiniPatterns, MiniShapes
 from dmpbench.data.mini.union import MiniUnion
 
 MINI_DATASETS = {
-    cls.name: cls for cls in (MiniMNIST, MiniDigits, MiniMNISTC, MiniShapes, MiniPatterns, MiniLetters, MiniUnion)
+    cls.name: cls
+    for cls in (MiniMNIST, MiniDigits, MiniMNISTC, MiniShapes, MiniPatterns, MiniLetters, MiniUnion, MiniFaces)
 }
 
 MINI_SUITE = {
