@@ -199,3 +199,9 @@ class MiniFaceIdentities:
         """Images ``uint8 [k, per_identity, H, W, 3]`` of the given identities and their indices."""
         indices = [check_identity_index(i) for i in indices]
         return np.stack([self.images(i) for i in indices]), np.asarray(indices, dtype=np.int64)
+
+
+@functools.lru_cache(maxsize=4)
+def mini_face_identities(seed: int = 0, size: int = SIZE) -> MiniFaceIdentities:
+    """The shared identity-level set of a seed and image size (one cache per process)."""
+    return MiniFaceIdentities(seed, size)
