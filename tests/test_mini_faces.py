@@ -13,7 +13,7 @@ from dmpbench.data.mini.faces import (
 from dmpbench.data.mini.faces_render import render_face
 from dmpbench.data.mini.faces_spec import (
     ATTRIBUTES, CAPTION_THRESHOLD, EXCLUSIVE, N_IDENTITIES, Background, Lighting, Pose, caption, identity,
-    sample_variation,
+    sample_variation, switch,
 )
 from dmpbench.errors import DmpbenchError
 from dmpbench.registry import DATASETS
@@ -142,6 +142,23 @@ def test_bad_input_is_one_line():
     _one_line_error(lambda: identity_images(0, n=0), "positive integer")
     with pytest.raises(DmpbenchError):
         identity_split("dev")
+
+
+def test_switch_turns_off_what_an_attribute_excludes():
+    look = {"hair_length": 0.8, "beard": 0.6}
+    assert switch(look, "bald", 0.7) == {"beard": 0.6, "bald": 0.7}
+    assert switch(look, "bald", 0.0) == {"hair_length": 0.8, "beard": 0.6, "bald": 0.0}
+    assert switch({"bald": 1.0}, "hat", 0.5) == {"hat": 0.5}
+    assert look == {"hair_length": 0.8, "beard": 0.6}  # not modified in place
+    _one_line_error(lambda: switch(look, "balding", 0.5), "bald")
+    _one_line_error(lambda: switch(look, "bald", 2), "[0, 1]")
+    # every identity's own look is valid, and any slider can be put on it
+    for i in range(0, N_IDENTITIES, 37):
+        ident = identity(i)
+        for name in ATTRIBUTES:
+            render = switch(ident.look, name, 1.0)
+            assert render[name] == 1.0
+    assert np.array_equal(render_face(12, {"hat": 1.0}), render_face(identity(12), {"hat": 1.0}))
 
 
 def test_identity_splits_are_disjoint():

@@ -18,6 +18,7 @@ from PIL import Image, ImageDraw
 from dmpbench.data.mini.faces_spec import (
     EYE_COLOURS, HAIR_COLOURS, Background, Expression, Identity, Lighting, Pose, check_attributes, check_variation,
 )
+from dmpbench.data.mini.faces_spec import identity as make_identity
 
 SS = 4  # supersampling factor
 UNIT = 0.23  # one head unit, as a fraction of the image side
@@ -117,7 +118,10 @@ def _hairline(ident: Identity, x: np.ndarray, h: float) -> np.ndarray:
 def render_face(identity: Identity, attributes: Mapping[str, float] | None = None, pose: Pose | None = None,
                 expression: Expression | None = None, lighting: Lighting | None = None,
                 background: Background | None = None, size: int = 32) -> np.ndarray:
-    """The face of ``identity`` with exactly the given attribute strengths: ``uint8 [size, size, 3]``."""
+    """The face of ``identity`` (an ``Identity``, or an index into seed 0's roster) with exactly the given
+    attribute strengths: ``uint8 [size, size, 3]``."""
+    if not isinstance(identity, Identity):
+        identity = make_identity(identity)
     a = check_attributes(attributes)
     pose, expression = pose or Pose(), expression or Expression()
     lighting, background = lighting or Lighting(), background or Background()

@@ -309,6 +309,20 @@ def check_attributes(attributes: Mapping[str, float] | None) -> dict[str, float]
     return out
 
 
+def switch(attributes: Mapping[str, float] | None, name: str, strength: float) -> dict[str, float]:
+    """``attributes`` with ``name`` set to ``strength`` and, when the strength is > 0, the attributes it
+    excludes (``EXCLUSIVE``) switched off: a slider on a person's own look (``{**ident.look}``) never
+    raises an impossible combination, e.g. ``bald`` on someone with long hair shortens the hair first."""
+    out = check_attributes(attributes)
+    value = check_attributes({name: strength})[name]  # unknown name or bad strength: the usual errors
+    if value > 0:
+        for a, b, _ in EXCLUSIVE:
+            if name in (a, b):
+                out.pop(b if name == a else a, None)
+    out[name] = value
+    return out
+
+
 _WITH_ORDER = ("glasses", "beard", "moustache", "hair_length", "lipstick", "hat")
 _ADJ_ORDER = ("smiling", "surprised", "chubby", "pale", "tan", "bald", "age")
 
