@@ -84,6 +84,18 @@ def _hair_rgb(ident: Identity, age: float) -> np.ndarray:
     return _lerp(HAIR_COLOURS[ident.hair_colour], (212, 212, 210), age)
 
 
+def _luma(c) -> float:
+    return 0.299 * float(c[0]) + 0.587 * float(c[1]) + 0.114 * float(c[2])
+
+
+def _facial_hair_rgb(hair: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """Beard and moustache: darker than the hair, and darker still where they would vanish on the skin."""
+    colour = hair * np.array([0.65, 0.55, 0.5])
+    if abs(_luma(colour) - _luma(skin)) < 50:
+        colour = _lerp(colour, (18, 14, 12), 0.7)
+    return colour
+
+
 def _skin_rgb(ident: Identity, a: Mapping[str, float]) -> np.ndarray:
     skin = ident.skin_rgb
     skin = skin + (255 - skin) * 0.65 * a.get("pale", 0.0)
@@ -226,7 +238,7 @@ def render_face(identity: Identity, attributes: Mapping[str, float] | None = Non
     if beard > 0:
         lower_head = head[head[:, 1] > 0.3 * h] * np.array([1.03, 1.04])
         order = np.argsort(np.arctan2(lower_head[:, 1], lower_head[:, 0]))
-        cv.poly(np.concatenate([lower_head[order], [(-w * 0.75, 0.3 * h)]]), hair * 0.9, alpha=beard)
+        cv.poly(np.concatenate([lower_head[order], [(-w * 0.75, 0.3 * h)]]), _facial_hair_rgb(hair, skin), alpha=beard)
     my = ey + 0.1 + nl + 0.22
     mw = identity.mouth_width * (1 + 0.35 * smile + 0.1 * chub)
     mou = g("moustache", 0.0)
@@ -234,7 +246,7 @@ def render_face(identity: Identity, attributes: Mapping[str, float] | None = Non
         xx = np.linspace(-mw * 1.1, mw * 1.1, 11)
         top = my - 0.17 - 0.06 * np.cos(xx / mw * 1.2)
         cv.poly(np.concatenate([np.stack([xx, top], 1), np.stack([xx[::-1], top[::-1] + 0.15], 1)]) + [shift, 0],
-                hair * 0.7, alpha=mou)
+                _facial_hair_rgb(hair, skin), alpha=mou)
     # mouth: the corners rise with ``smiling`` (and slightly with the expression); it opens to show teeth
     curve = 0.03 + 0.2 * smile + 0.05 * expression.mouth
     xx = np.linspace(-mw, mw, 15)
