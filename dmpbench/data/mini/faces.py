@@ -14,6 +14,13 @@ gender only, in the dominant and in the low-strength role. Pose, expression, lig
 shirt vary per image (``sample_variation``). Per class 200 / 50 / 100 train / val / test images. Each image
 is a pure function of ``(seed, split, class, index)``; ``plan`` gives what each image shows without
 drawing it.
+
+**API for the image-synthesis tasks** (all importable from here): ``identity(i, seed)`` -> ``Identity``
+(``.look``, ``.traits``); ``render_face(identity, attributes, pose, expression, lighting, background,
+size)`` -> ``uint8 [size, size, 3]``; ``ATTRIBUTES`` (name -> description, caption words, region);
+``caption(attributes, traits)``; ``switch(attributes, name, strength)`` (a slider on a look);
+``sample_variation(rng)``; ``identity_images(i, n, seed, size)`` -> images and captions;
+``mini_face_identities(seed, size)`` -> ``MiniFaceIdentities`` (1,000 people x 20 images, lazily drawn).
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from dmpbench.data.mini.base import SIZE, MiniDataset, _check_split
 from dmpbench.data.mini.faces_render import render_face
 from dmpbench.data.mini.faces_spec import (
     ATTRIBUTES, EXCLUSIVE, N_IDENTITIES, Background, Expression, Identity, Lighting, Pose, caption,
-    check_identity_index, identity, sample_variation,
+    check_identity_index, identity, sample_variation, switch,
 )
 from dmpbench.errors import DmpbenchError
 from dmpbench.registry import DATASETS
@@ -205,3 +212,10 @@ class MiniFaceIdentities:
 def mini_face_identities(seed: int = 0, size: int = SIZE) -> MiniFaceIdentities:
     """The shared identity-level set of a seed and image size (one cache per process)."""
     return MiniFaceIdentities(seed, size)
+
+
+__all__ = [
+    "ATTRIBUTES", "FACE_CLASSES", "N_IDENTITIES", "Background", "Expression", "FaceImage", "Identity", "Lighting",
+    "MiniFaceIdentities", "MiniFaces", "Pose", "caption", "identity", "identity_image", "identity_images",
+    "identity_split", "mini_face_identities", "render_face", "sample_variation", "switch",
+]

@@ -66,7 +66,8 @@ class _Canvas:
 
     def line(self, pts, fill, width: float, alpha: float = 1.0) -> None:
         if alpha > 0:
-            self.draw.line(self.px(pts), fill=_rgba(fill, alpha), width=max(1, int(round(width * self.u))), joint="curve")
+            self.draw.line(self.px(pts), fill=_rgba(fill, alpha), width=max(1, int(round(width * self.u))),
+                           joint="curve")
 
 
 def _background(big: int, bg: Background) -> Image.Image:
@@ -255,7 +256,8 @@ def render_face(identity: Identity, attributes: Mapping[str, float] | None = Non
     upper = my - curve * q
     lower_lip = my + (opening + 0.07) * (1 - q) - curve * q
     lip = _lerp(skin * np.array([0.85, 0.6, 0.6]), (200, 20, 48), g("lipstick", 0.0))
-    cv.poly(np.concatenate([np.stack([xx, upper - (0.05 + 0.04 * g("lipstick", 0.0)) * (1 - q)], 1), np.stack([xx[::-1], lower_lip[::-1]], 1)])
+    upper_lip = upper - (0.05 + 0.04 * g("lipstick", 0.0)) * (1 - q)
+    cv.poly(np.concatenate([np.stack([xx, upper_lip], 1), np.stack([xx[::-1], lower_lip[::-1]], 1)])
             + [shift, 0], lip)
     inner_low = my + opening * (1 - q) - curve * q
     cv.poly(np.concatenate([np.stack([xx, upper], 1), np.stack([xx[::-1], inner_low[::-1]], 1)]) + [shift, 0],
@@ -269,7 +271,8 @@ def render_face(identity: Identity, attributes: Mapping[str, float] | None = Non
         for side in (-1, 1):
             cv.ring(_ellipse(side * ex + shift, ey, gr, gr * 0.85), (25, 25, 30), 0.07, fill=(170, 200, 235),
                     fill_alpha=0.35 * gl, alpha=gl)
-            cv.line([(side * (ex + gr) + shift, ey - 0.05), (side * (w * 0.98), ey - 0.02)], (25, 25, 30), 0.05, alpha=gl)
+            cv.line([(side * (ex + gr) + shift, ey - 0.05), (side * (w * 0.98), ey - 0.02)], (25, 25, 30), 0.05,
+                    alpha=gl)
         cv.line([(-ex + gr + shift, ey - 0.04), (ex - gr + shift, ey - 0.04)], (25, 25, 30), 0.06, alpha=gl)
     # hat: brim and crown on top of the head
     hat = g("hat", 0.0)

@@ -99,11 +99,12 @@ HAIR_COLOURS = {
     "blond": (226, 194, 118), "red": (172, 72, 36),
 }
 EYE_COLOURS = {
-    "brown": (92, 56, 30), "blue": (70, 125, 200), "green": (70, 145, 90), "hazel": (145, 112, 52), "grey": (120, 130, 140),
+    "brown": (92, 56, 30), "blue": (70, 125, 200), "green": (70, 145, 90), "hazel": (145, 112, 52),
+    "grey": (120, 130, 140),
 }
 #: light to dark; a skin tone is a point on this polyline
-SKIN_PALETTE = np.array([(255, 226, 200), (241, 196, 162), (224, 172, 130), (198, 136, 98), (142, 88, 58), (96, 60, 42)],
-                        dtype=np.float64)
+SKIN_PALETTE = np.array(
+    [(255, 226, 200), (241, 196, 162), (224, 172, 130), (198, 136, 98), (142, 88, 58), (96, 60, 42)], dtype=np.float64)
 HAT_COLOURS = ((150, 30, 40), (30, 60, 130), (40, 100, 55), (60, 50, 45), (200, 170, 90))
 
 
@@ -289,7 +290,8 @@ def check_attributes(attributes: Mapping[str, float] | None) -> dict[str, float]
     if attributes is None:
         return {}
     if not isinstance(attributes, Mapping):
-        raise DmpbenchError(f"mini faces: attributes must be a mapping name -> strength, got {type(attributes).__name__}")
+        kind = type(attributes).__name__
+        raise DmpbenchError(f"mini faces: attributes must be a mapping name -> strength, got {kind}")
     out: dict[str, float] = {}
     for name, value in attributes.items():
         if name not in ATTRIBUTES:
