@@ -40,6 +40,7 @@ PAPER_CHECK_EXAMPLES = """examples:
 MINI_EXAMPLES = """examples:
   dmpbench mini build                 # retrain the mini CLIP image tower (seed 0) into the package
   dmpbench mini build --out /tmp/mini --seed 1
+  dmpbench mini build-sd              # retrain the mini SD (autoencoder + UNet) into the package
 """
 
 
@@ -111,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     build = mini_sub.add_parser("build", help="train the mini CLIP image tower", epilog=MINI_EXAMPLES, formatter_class=_formatter)
     build.add_argument("--seed", type=int, default=0)
     build.add_argument("--out", type=Path, default=None, help="output directory (default: inside the package)")
+    build_sd = mini_sub.add_parser("build-sd", help="train the mini SD (latent diffusion on MiniLM token states)", epilog=MINI_EXAMPLES, formatter_class=_formatter)
+    build_sd.add_argument("--seed", type=int, default=0)
+    build_sd.add_argument("--out", type=Path, default=None, help="output directory (default: inside the package)")
     return parser
 
 
@@ -166,6 +170,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_mini(args: argparse.Namespace) -> int:
+    if args.mini_command == "build-sd":
+        from dmpbench.backbones.synthesis.mini_sd_build import build_mini_sd
+
+        build_mini_sd(seed=args.seed, out_dir=args.out)
+        return 0
     from dmpbench.backbones.mini_build import build_mini_clip
 
     build_mini_clip(seed=args.seed, out_dir=args.out)
