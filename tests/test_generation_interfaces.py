@@ -63,6 +63,12 @@ def test_generation_quality_record_through_the_runner(sd_folder, tmp_path, share
     assert len(files) == 1 and json.loads(files[0].read_text())["metrics"] == record["metrics"]
     again = execute(req, say=lines.append)  # resume: the record is read, nothing is rerun
     assert again[0]["metrics"] == record["metrics"] and any(line.startswith("skip") for line in lines)
+    from dmpbench.leaderboard.build import build_leaderboards
+
+    written, problems = build_leaderboards(tmp_path / "results", tmp_path / "boards", tasks=["generation_quality"])
+    board = (tmp_path / "boards" / "generation_quality.md").read_text()
+    assert not problems and "mini_shapes fid" in board and "text_prompt" in board
+    assert "Networks behind the numbers" in board and "FID stand-in for Inception" in board
 
 
 def test_generate_writes_a_png(sd_folder, tmp_path, capsys):

@@ -84,3 +84,14 @@ def test_shipped_mini_sd_loads_and_renders(text):
     assert model.name == "mini-sd" and config["training"]["unet_steps"] >= 100
     a = model.generate(model.encode(["a photo of a smiling person."]), [0], steps=5)
     assert a.shape == (1, 3, 32, 32) and a.std() > 0.02  # not a blank image
+
+
+@pytest.mark.skipif(not (CHECKPOINT_DIR / CONFIG_FILE).is_file(), reason="mini SD weights not built")
+def test_generate_command_uses_mini_sd_by_default(tmp_path, capsys):
+    from PIL import Image
+
+    from dmpbench.cli import main
+
+    out = tmp_path / "face.png"
+    assert main(["generate", "--prompt", "a photo of a smiling person", "--seed", "0", "--out", str(out), "--steps", "5"]) == 0
+    assert Image.open(out).size == (32, 32) and "mini-sd" in capsys.readouterr().out
