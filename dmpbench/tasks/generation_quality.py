@@ -45,6 +45,8 @@ ATTRIBUTE_PAIRS = (("a photo of a smiling person.", "a photo of a person."),)
 
 @TASKS.register("generation_quality", "text-to-image quality: zero-shot accuracy on generated images, CLIP score, attribute control, FID")
 class GenerationQuality(Task):
+    """Text-to-image quality of a synthesis model driven by a method's prompts (zero-shot accuracy on generated images, CLIP score, attribute control, FID, density/coverage)."""
+
     name = "generation_quality"
     capability = "generation"
     metrics = ("gen_acc", "real_acc", "acc_ratio", "clip_score", "attr_sep", "fid", "fid_untrained", "density", "coverage")
