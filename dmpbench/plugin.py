@@ -12,6 +12,7 @@ method").
 """
 
 from dmpbench.baselines.base import ClassificationMethod, FewShotData, LabelSet, Method, TrainingPool, normalize
+from dmpbench.baselines.generation import GenerationData, GenerationMethod, GenerationRequest, PromptEmbeddings
 from dmpbench.context import RunContext
 from dmpbench.errors import DmpbenchError
 from dmpbench.registry import BACKBONES, DATASETS, METHODS, TASKS
@@ -20,4 +21,5 @@ from dmpbench.tasks.base import Task
 __all__ = [
     "BACKBONES", "DATASETS", "METHODS", "TASKS", "ClassificationMethod", "DmpbenchError", "FewShotData",
     "LabelSet", "Method", "RunContext", "Task", "TrainingPool", "normalize",
+    "GenerationData", "GenerationMethod", "GenerationRequest", "PromptEmbeddings",
 ]

@@ -20,6 +20,7 @@ HASHES = {
     "mini_patterns": {"train": "7039accf54f3d8ab", "val": "899639f900ab1bdc", "test": "23e09a93d8e0384e"},
     "mini_letters": {"train": "4d4f9768d0658870", "val": "96245e098dff8421", "test": "877f87e007d99e01"},
     "mini_union": {"train": "d733803278e0e449", "val": "349c8b79569eb617", "test": "d5862c8169115c18"},
+    "mini_faces": {"train": "0db03e5e89670f8e", "val": "2347241c214062c6", "test": "d05460929a5aeb66"},
 }
 
 SIZES = {  # (classes, train, val, test)
@@ -30,6 +31,7 @@ SIZES = {  # (classes, train, val, test)
     "mini_patterns": (10, 2000, 500, 1000),
     "mini_letters": (12, 2400, 600, 1200),
     "mini_union": (44, 9800, 2200, 4900),
+    "mini_faces": (11, 2200, 550, 1100),
 }
 
 

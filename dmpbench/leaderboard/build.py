@@ -11,6 +11,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from dmpbench.errors import DmpbenchError
+from dmpbench.leaderboard.extractors import extractor_lines
 from dmpbench.leaderboard.frame import records_frame, seed_means, with_average
 from dmpbench.leaderboard import published as published_data
 from dmpbench.registry import METHODS, TASKS
@@ -114,6 +115,7 @@ def build_leaderboards(results: Path, out: Path, tasks: list[str] | None = None)
                 seeds = sorted(sub[sub["backbone"] == backbone]["seed"].unique())
                 md += [f"## Reproduced: {world} world, backbone `{backbone}` (mean ± std over seeds {', '.join(map(str, seeds))})", "",
                        tabulate(rows, headers=headers, tablefmt="github"), ""]
+                md += extractor_lines(results, task, backbone)
             csv_parts.append(means.assign(source="reproduced", paper="", table=""))
         else:
             md += ["_No run records yet for this task._", ""]

@@ -213,6 +213,8 @@ class RenderedDataset(MiniDataset):
     """A mini dataset drawn by ``render(kind, rng)`` for each class kind."""
 
     KINDS: tuple[str, ...] = ()
+    #: images per class in each split
+    per_class: dict[str, int] = PER_CLASS
 
     def render(self, kind: str, rng: np.random.Generator) -> np.ndarray:
         raise NotImplementedError
@@ -220,7 +222,7 @@ class RenderedDataset(MiniDataset):
     def _build(self):
         out = {}
         n_classes = len(self.KINDS)
-        for split, per_class in PER_CLASS.items():
+        for split, per_class in self.per_class.items():
             rng = np.random.default_rng([self.seed, SPLIT_IDS[split], sum(map(ord, self.name))])
             labels = np.tile(np.arange(n_classes, dtype=np.int64), per_class)
             images = np.stack([self.render(self.KINDS[y], rng) for y in labels])

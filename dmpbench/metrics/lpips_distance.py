@@ -1,0 +1,50 @@
+"""LPIPS (Zhang et al. 2018) from the ``lpips`` package with the AlexNet trunk, as Concept Sliders uses it:
+the distance between the edited and the unedited image generated from the same seed and prompt (lower =
+the edit preserved more of the image).
+
+The package ships its learned linear layers (``weights/v0.1/alex.pth``) in the wheel; the AlexNet trunk's
+ImageNet weights come from torchvision's hub cache (``alexnet-owt-7be5be79.pth``) and are never downloaded
+here: when they are missing, constructing ``Lpips()`` fails with one line. ``Lpips(pretrained_trunk=False)``
+builds a random trunk with the real linear layers (tests only; its ``name`` says so).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+
+from dmpbench.metrics.extractors import torch_hub_checkpoint
+
+ALEXNET_WEIGHTS = "alexnet-owt-7be5be79.pth"
+
+
+class Lpips:
+    def __init__(self, pretrained_trunk: bool = True, device: str | torch.device = "cpu"):
+        import lpips
+
+        if pretrained_trunk:
+            torch_hub_checkpoint(ALEXNET_WEIGHTS, "LPIPS's AlexNet trunk (torchvision ImageNet)",
+                                 "python -c \"import torchvision; torchvision.models.alexnet(weights='IMAGENET1K_V1')\"")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torchvision's deprecation of alexnet(pretrained=...) inside lpips
+            self.net = lpips.LPIPS(net="alex", version="0.1", pnet_rand=not pretrained_trunk, verbose=False)
+        self.net.eval().requires_grad_(False).to(device)
+        self.device = torch.device(device)
+        self.name = "lpips 0.1 alex" + ("" if pretrained_trunk else ", random AlexNet trunk (test only)")
+
+    @torch.no_grad()
+    def distances(self, a: torch.Tensor, b: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+        """``[N]`` LPIPS distances of paired images ``[N, 3, H, W]`` in ``[0, 1]``."""
+        if a.shape != b.shape:
+            raise ValueError(f"LPIPS compares paired images of one shape, got {list(a.shape)} and {list(b.shape)}")
+        out = []
+        for i in range(0, len(a), batch_size):
+            x = a[i : i + batch_size].float().to(self.device) * 2 - 1
+            y = b[i : i + batch_size].float().to(self.device) * 2 - 1
+            out.append(self.net(x, y).flatten().cpu())
+        return torch.cat(out)
+
+    def __call__(self, a: torch.Tensor, b: torch.Tensor) -> float:
+        """Mean LPIPS distance of the pairs."""
+        return float(self.distances(a, b).mean())

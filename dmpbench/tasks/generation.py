@@ -1,0 +1,88 @@
+"""Pieces every generation protocol shares: which synthesis model a run uses, real images of a dataset as
+tensors, rendering a method's answer to a request, zero-shot accuracy of the run's CLIP on images, and
+what the record says about the networks behind each number."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from dmpbench.backbones.synthesis import SynthesisBackbone, load_synthesis
+from dmpbench.baselines.base import normalize
+from dmpbench.baselines.generation import GenerationMethod, GenerationRequest
+from dmpbench.context import RunContext
+from dmpbench.metrics.classification import accuracy
+from dmpbench.metrics.extractors import ClipImageFeatures
+from dmpbench.world import World
+
+#: the synthesis model of each world when the task's ``synthesis`` setting is "auto"
+DEFAULT_SYNTHESIS = {"mini": "mini-sd", "paper": "sd-rv4"}
+
+_LOADED: dict[tuple[str, str], SynthesisBackbone] = {}
+
+
+def synthesis_for(world: World, spec: str = "auto") -> SynthesisBackbone:
+    """The run's synthesis backbone (loaded once per process and spec), on the CLIP backbone's device."""
+    spec = DEFAULT_SYNTHESIS[world.name] if spec in (None, "auto") else str(spec)
+    key = (spec, str(world.backbone.device))
+    if key not in _LOADED:
+        _LOADED[key] = load_synthesis(spec, device=world.backbone.device)
+    return _LOADED[key]
+
+
+def real_images(world: World, dataset: str, split: str, per_class: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``per_class`` images of each class of a split, ``[N, 3, size, size]`` in ``[0, 1]``
+    (resized and centre-cropped to the generated images' size), and their labels."""
+    from torchvision import transforms as T
+
+    ds = world.dataset(dataset)
+    counts: dict[int, int] = {}
+    chosen = []
+    for item in ds.split(split):
+        if counts.get(item.label, 0) < per_class:
+            counts[item.label] = counts.get(item.label, 0) + 1
+            chosen.append(item)
+    tf = T.Compose([T.Resize(size), T.CenterCrop(size), T.ToTensor()])
+    images = torch.stack([tf(ds.load_image(it).convert("RGB")) for it in chosen])
+    return images, torch.tensor([it.label for it in chosen], dtype=torch.long)
+
+
+def image_seeds(run_seed: int, group: int, n: int) -> list[int]:
+    """Seeds of the ``n`` images of one group (class / prompt) in a run: distinct across groups and runs."""
+    return [run_seed * 1_000_000 + group * 1_000 + j for j in range(n)]
+
+
+def render(method: GenerationMethod, synthesis: SynthesisBackbone, request: GenerationRequest, seeds: Sequence[int],
+           ctx: RunContext, guidance: float | None = None, steps: int | None = None, scheduler: str | None = None,
+           ) -> torch.Tensor:
+    """Ask the method for prompt embeddings and render them, one image per seed."""
+    with ctx.phase("sample"), torch.no_grad():
+        answer = method.prompt_embeddings(request, synthesis)
+        if len(answer.texts) != len(seeds):
+            raise ValueError(f"{method.name} answered {len(answer.texts)} prompts for {len(seeds)} images")
+        cond = synthesis.encode(answer.texts, answer.learned)
+    with ctx.phase("generate"):
+        return synthesis.generate(cond, seeds, guidance_scale=guidance, steps=steps, scheduler=scheduler)
+
+
+def zero_shot_accuracy(clip: ClipImageFeatures, image_feats: torch.Tensor, labels: torch.Tensor,
+                       classnames: Sequence[str], template: str) -> float:
+    """Top-1 (%) of the run's CLIP with the hand prompt on image features."""
+    with torch.no_grad():
+        text = normalize(clip.backbone.encode_text([template.format(c) for c in classnames]).float())
+    return accuracy(image_feats, text.unsqueeze(0).cpu(), labels)
+
+
+def record_synthesis(ctx: RunContext, synthesis: SynthesisBackbone, guidance, steps, scheduler) -> None:
+    ctx.audit["synthesis"] = {
+        "name": synthesis.name, "weights": synthesis.cache_key, "image_size": synthesis.image_size,
+        "guidance_scale": synthesis.recipe.guidance_scale if guidance is None else guidance,
+        "steps": synthesis.recipe.steps if steps is None else steps,
+        "scheduler": scheduler or synthesis.recipe.scheduler,
+    }
+
+
+def record_extractors(ctx: RunContext, extractors: dict[str, str]) -> None:
+    """Which network computed each metric (mini stand-ins are named, never passed off as paper networks)."""
+    ctx.audit.setdefault("extractors", {}).update(extractors)
