@@ -76,10 +76,13 @@ def vertical(top, bottom, split: float = 1.0) -> np.ndarray:
     return np.broadcast_to(row, (BIG, BIG, 3)).copy()
 
 
-def finish(rng: np.random.Generator, image: Image.Image, noise=(0.0, 8.0), gradient: float = 0.4) -> np.ndarray:
-    """Box-filter a BIG canvas to ``[SIZE, SIZE, 3]`` uint8, light it with a soft linear gradient (with
-    probability ``gradient``) and add Gaussian pixel noise."""
+def finish(rng: np.random.Generator, image: Image.Image, noise=(0.0, 8.0), gradient: float = 0.4, tint=None) -> np.ndarray:
+    """Box-filter a BIG canvas to ``[SIZE, SIZE, 3]`` uint8, optionally cast a colour over it (a gain per
+    channel drawn from ``tint = (low, high)``: light, time of day, white balance), light it with a soft
+    linear gradient (with probability ``gradient``) and add Gaussian pixel noise."""
     small = np.asarray(image.resize((SIZE, SIZE), Image.BOX), dtype=np.float64)
+    if tint is not None:
+        small = small * rng.uniform(tint[0], tint[1], 3)
     if rng.random() < gradient:
         angle = rng.uniform(0, 2 * math.pi)
         ramp = math.cos(angle) * _T[None, :] + math.sin(angle) * _T[:, None]

@@ -152,7 +152,7 @@ def render_flower(kind: str, rng: np.random.Generator) -> np.ndarray:
             x, y = rng.uniform(-1.4, 1.4, 2)
             c.ellipse(x, y, rng.uniform(0.2, 0.5), rng.uniform(0.1, 0.3), J(rng, "green", "dark green", amount=40))
     FLOWERS[kind](c, rng)
-    return finish(rng, c.image, (0.0, 8.0), 0.4)
+    return finish(rng, c.image, (0.0, 8.0), 0.4, tint=(0.8, 1.2))
 
 
 @DATASETS.register("mini_flowers")

@@ -164,7 +164,7 @@ def render_satellite(kind: str, rng: np.random.Generator) -> np.ndarray:
     c = Canvas(background(rng, (0, 0, 0)), scale=BIG / 2 * rng.uniform(0.9, 1.15),
                angle=rng.uniform(0, 2 * math.pi), mirror=bool(rng.random() < 0.5))
     SATELLITE[kind](c, rng)
-    return finish(rng, c.image, (0.0, 8.0), 0.3)
+    return finish(rng, c.image, (0.0, 8.0), 0.3, tint=(0.75, 1.2))
 
 
 @DATASETS.register("mini_satellite")
