@@ -133,7 +133,8 @@ def test_suite_wiring():
     assert shift == {"source": "mini_objects", "targets": list(SHIFTS)}
     a, b = MINI_SUITE["composition"]
     assert not set(MINI_DATASETS[a].CLASSNAMES) & set(MINI_DATASETS[b].CLASSNAMES)
-    assert MINI_SUITE["treecut"] == {"dataset": "mini_union", "tree": "mini"}
+    assert MINI_SUITE["treecut"] == {"dataset": "mini_objects", "tree": "mini_objects", "trees": {"mini_union": "mini"}}
+    assert MINI_SUITE["treecut"]["dataset"] == cross["source"]  # learned and evaluated on the same label set
     # mnist keeps its own two shift datasets (usable with task.targets=...)
     for extra in ("mini_digits", "mini_mnist_c"):
         assert MINI_DATASETS[extra].CLASSNAMES == MINI_DATASETS["mini_mnist"].CLASSNAMES
