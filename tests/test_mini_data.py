@@ -15,11 +15,11 @@ from dmpbench.registry import DATASETS
 # sha256 (first 16 hex digits) of every 97th image of a split plus all its labels. A change here means the
 # generated pixels changed: bump dmpbench.data.mini.base.DATA_VERSION and rebuild the mini CLIP.
 HASHES = {
-    "mini_objects": {"train": "a62fea3ef431f881", "val": "1967353b693bf845", "test": "79d01ed7e95e9fc9"},
-    "mini_objects_v2": {"train": "e7321645da2a1b9f", "val": "d3e37d19153900b2", "test": "abff8bdff1c02e31"},
-    "mini_objects_sketch": {"train": "007d2748c79bc615", "val": "09829a8b6093359c", "test": "a7de3c489d4e712c"},
-    "mini_objects_a": {"train": "366525341ba964ae", "val": "d5f0014c63b6786d", "test": "dfbfa95a53dcf3b2"},
-    "mini_objects_r": {"train": "43fe0c209b8841c6", "val": "2ecdef4aa4aea810", "test": "9519b5c4964b92be"},
+    "mini_objects": {"train": "6d291da341ba8fa9", "val": "9b05dee781af83a1", "test": "0c532e20565516b8"},
+    "mini_objects_v2": {"train": "7db1a5a348ffee05", "val": "38846962b26c93bc", "test": "28f25836122b7e14"},
+    "mini_objects_sketch": {"train": "4319ae28334b7708", "val": "8e07442324a86343", "test": "2bb5c17c3216c17d"},
+    "mini_objects_a": {"train": "d899a6edfb18a35b", "val": "48b437374a5b177b", "test": "101fc55680fb2192"},
+    "mini_objects_r": {"train": "e4a0aedd8238dfb2", "val": "3b419605dbd2f297", "test": "3cc261c19005a47c"},
     "mini_flowers": {"train": "2baacaa51b28215b", "val": "6c4594c4e6196925", "test": "5456d83bd88bd48d"},
     "mini_vehicles": {"train": "ba92b87e12829eb9", "val": "9eacdf31ca59c4d0", "test": "d12fa50fe2ae5a60"},
     "mini_scenes": {"train": "7a0046cddca7ee0f", "val": "e44e2549cad12f47", "test": "6c3bdbd093a869f1"},

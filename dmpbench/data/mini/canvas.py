@@ -113,6 +113,7 @@ class Canvas:
     scale: float = BIG * 0.4
     angle: float = 0.0  # radians
     mirror: bool = False
+    aspect: float = 1.0  # horizontal stretch of the drawing (before rotation)
     style: str = "fill"
     ink: Colour = (30, 30, 30)
     width: int = 2
@@ -133,7 +134,7 @@ class Canvas:
     # -- geometry ------------------------------------------------------------------------------
     def place(self, pts) -> list[tuple[float, float]]:
         ca, sa = math.cos(self.angle) * self.scale, math.sin(self.angle) * self.scale
-        m = -1.0 if self.mirror else 1.0
+        m = -self.aspect if self.mirror else self.aspect
         if isinstance(pts, np.ndarray):
             pts = pts.tolist()
         return [(self.cx + ca * m * x - sa * y, self.cy + sa * m * x + ca * y) for x, y in pts]
