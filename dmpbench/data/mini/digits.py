@@ -35,7 +35,8 @@ PIP_NAMES = {"sklearn": "scikit-learn"}
 def _package_file(package: str, *parts: str) -> str:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise DmpbenchError(f"the mini world needs the {package!r} package; install it with pip install {PIP_NAMES.get(package, package)}")
+        pip = PIP_NAMES.get(package, package)
+        raise DmpbenchError(f"the mini world needs the {package!r} package; install it with pip install {pip}")
     path = os.path.join(spec.submodule_search_locations[0], *parts)
     if not os.path.isfile(path):
         raise DmpbenchError(f"{path} is missing; reinstall {PIP_NAMES.get(package, package)}")
@@ -47,7 +48,8 @@ def _read_table(path: str, package: str, shape: tuple[int, int], max_pixel: floa
     try:
         table = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
     except (OSError, EOFError, ValueError, zlib.error) as exc:
-        raise DmpbenchError(f"{path} is damaged ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'unreadable'}); reinstall {package}") from None
+        detail = str(exc).splitlines()[0] if str(exc) else "unreadable"
+        raise DmpbenchError(f"{path} is damaged ({type(exc).__name__}: {detail}); reinstall {package}") from None
     pixels, labels = table[:, :-1], table[:, -1]
     if (
         table.shape != shape

@@ -126,7 +126,7 @@ def lily(c, r):
 
 
 def lotus(c, r):
-    water = J(r, "blue", "teal", "navy")
+    J(r, "blue", "teal", "navy")  # a water colour draw, unused (kept: the pinned pixels depend on the stream)
     c.ellipse(0, 0.55, 0.95, 0.2, J(r, "green", "dark green"))
     col = J(r, "pink", "white", "purple")
     for a, length in ((-60, 0.5), (-30, 0.6), (0, 0.65), (30, 0.6), (60, 0.5)):
@@ -135,7 +135,6 @@ def lotus(c, r):
         tt = np.linspace(0, 2 * math.pi, 14, endpoint=False)
         px, py = length * 0.5 * (1 + np.cos(tt)), 0.14 * np.sin(tt) * (1 - 0.8 * np.abs(np.cos(tt)) ** 3)
         c.poly(np.stack([ca * px - sa * py, 0.4 + sa * px + ca * py], 1), col)
-    del water
 
 
 FLOWERS = {f.__name__: f for f in (daisy, sunflower, poppy, buttercup, tulip, rose, lavender, dandelion, bluebell,

@@ -110,7 +110,7 @@ def river(c, r):
 
 def sea(c, r):
     water = J(r, "blue", "navy", "teal")
-    _land(c, r, "blue")
+    _land(c, r, "blue")  # covered below (kept: the pinned pixels depend on the random stream)
     c.rect(-R, -R, R, R, water)
     for _ in range(12):
         x, y = r.uniform(-R, R, 2)
@@ -121,7 +121,7 @@ def sea(c, r):
 
 def parking_lot(c, r):
     _land(c, r, "grey", "dark")
-    cars = [random_colour_list for random_colour_list in r.integers(0, 256, (22, 3)).tolist()]
+    cars = r.integers(0, 256, (22, 3)).tolist()
     full = (r.random(22) < 0.6).tolist()
     k = 0
     for y in (-0.9, 0.1):

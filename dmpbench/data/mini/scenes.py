@@ -79,7 +79,8 @@ def mountain(c, r, h):
         x, w, top = r.uniform(-0.6, 0.6), r.uniform(0.6, 1.0), h - r.uniform(0.7, 1.0)
         c.poly([(x - w, h + 0.3), (x, top), (x + w, h + 0.3)], rock)
         f = 0.3
-        c.poly([(x - w * f, top + (h + 0.3 - top) * f), (x, top), (x + w * f, top + (h + 0.3 - top) * f)], J(r, "white", amount=10))
+        snow = top + (h + 0.3 - top) * f
+        c.poly([(x - w * f, snow), (x, top), (x + w * f, snow)], J(r, "white", amount=10))
     c.rect(-1.6, h + 0.3, 1.6, 1.6, J(r, "green", "dark green", "brown"))
 
 
