@@ -27,6 +27,31 @@ TASKS = ["base2new", "cross_dataset", "domain_shift", "composition", "treecut"]
 METHODS = ["zeroshot", "coop", "dmp_coop"]
 
 
+def audit_summary(results: Path) -> str:
+    """The records' own checks: CoOp's convergence (accuracy and loss at 1x vs 2x the training) and the
+    DMP's repository fidelity (base2new records, means over the training label sets)."""
+    import json
+
+    rows = []
+    for path in sorted(results.glob("*/coop/*/*/*.json")):
+        rec = json.loads(path.read_text())
+        for ds, c in rec["audit"].get("convergence", {}).items():
+            rows.append([rec["task"], ds, rec["seed"], c["optimizer_steps_1x"], f"{c['train_loss_1x']:.3f} / {c['train_loss_2x']:.3f}",
+                         f"{c['acc_1x']:.2f} / {c['acc_2x']:.2f}", f"{c['acc_2x'] - c['acc_1x']:+.2f}"])
+    out = tabulate(rows, headers=["task", "dataset", "seed", "steps", "loss 1x / 2x", "acc 1x / 2x", "gain"], tablefmt="github")
+    fid = {}
+    for path in sorted(results.glob("base2new/dmp_coop/*/*/*.json")):
+        rec = json.loads(path.read_text())
+        for ds, f in rec["audit"].get("repository_fidelity", {}).items():
+            fid[ds] = (f["repository_acc"], f["dmp_acc"])  # a property of the shared DMP: the same in every record
+    if fid:
+        rows = [[ds, f"{r:.2f}", f"{d:.2f}", f"{d - r:+.2f}"] for ds, (r, d) in fid.items()]
+        mean_r, mean_d = (sum(v[i] for v in fid.values()) / len(fid) for i in (0, 1))
+        rows.append(["mean", f"{mean_r:.2f}", f"{mean_d:.2f}", f"{mean_d - mean_r:+.2f}"])
+        out += "\n\nrepository fidelity (base2new DMP)\n" + tabulate(rows, headers=["label set", "repository_acc", "dmp_acc", "gap"], tablefmt="github")
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--results", type=Path, default=Path("leaderboards/mini/records"))
@@ -60,6 +85,8 @@ def main() -> int:
     print()
     print(tabulate([[m, p, f"{s:.1f}"] for (m, p), s in sorted(phases.items())], headers=["method", "phase", "s (sum over runs)"], tablefmt="github"))
     print(f"\ntotal: {total:.1f} s")
+    print()
+    print(audit_summary(args.results))
     build_leaderboards(args.results, args.out)
     write_pins(args.results)
     return 0

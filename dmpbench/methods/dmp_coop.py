@@ -28,8 +28,9 @@ import json
 import torch
 from safetensors.torch import load_file, save_file
 
-from dmpbench.baselines.base import ClassificationMethod, FewShotData, LabelSet, TrainingPool, normalize
-from dmpbench.baselines.coop import COOP_DEFAULTS, COOP_MINI, initial_contexts, train_contexts
+from dmpbench.baselines.base import ClassificationMethod, FewShotData, LabelSet, Probe, TrainingPool, normalize
+from dmpbench.baselines.coop import COOP_DEFAULTS, COOP_MINI, initial_contexts, schedule, train_contexts
+from dmpbench.context import stable_hash
 from dmpbench.dmp.model import DMP
 from dmpbench.errors import DmpbenchError
 from dmpbench.registry import METHODS
@@ -52,6 +53,10 @@ class DMPCoOp(ClassificationMethod):
         "dmp_batch_size": 128,
         "dmp_lr": 3e-4,
         "vae_steps": 2000,
+        # > 0: diffuse in the repository's principal subspace of this many dimensions (dmp/layout.py)
+        "subspace": 0,
+        # changes to the U-Net preset (dmpbench.dmp.unet1d.UNet1DConfig fields)
+        "unet": {},
         "num_prompts": 10,
         "guidance": 4.5,
         "sample_steps": 50,
@@ -115,6 +120,10 @@ class DMPCoOp(ClassificationMethod):
         key = {"backbone": self.backbone.cache_key, "pool": [(d.dataset, d.split, d.shots, d.classnames) for d in train_sets],
                "config": {k: v for k, v in self.config.items() if k not in sampling}, "preset": self.preset()}
         directory = self.ctx.artifact_dir("dmp", key)
+        self.train_sets, self.directory = train_sets, directory
+        cfg = self._coop_config()
+        self.ctx.audit["optimizer_steps"] = {"repository": {d.dataset: schedule(cfg, int(d.labels.numel()))[0] for d in train_sets},
+                                             "dmp": int(self.config["dmp_steps"])}
         if (directory / "dmp.safetensors").exists() and (directory / "done").exists():
             self.dmp = DMP.load(directory, self.ctx.device)
             self.ctx.audit["dmp"] = {"reused": True, "dir": str(directory), **self.dmp.history}
@@ -128,7 +137,8 @@ class DMPCoOp(ClassificationMethod):
             conds.extend([cond] * repo.shape[0])
         repo_all = torch.cat(prompts)
         k, dim = repo_all.shape[1:]
-        self.dmp = DMP((k, dim), cond_dim=conds[0].shape[1], preset=self.preset(), device=self.ctx.device)
+        self.dmp = DMP((k, dim), cond_dim=conds[0].shape[1], preset=self.preset(), device=self.ctx.device,
+                       subspace=int(self.config["subspace"]), unet_overrides=dict(self.config["unet"]) or None)
         history = self.dmp.fit(
             repo_all, conds, steps=int(self.config["dmp_steps"]), batch_size=int(self.config["dmp_batch_size"]),
             lr=float(self.config["dmp_lr"]), seed=int(self.config["repo_seed"]), progress=self.ctx.progress, vae_steps=int(self.config["vae_steps"]),
@@ -145,12 +155,42 @@ class DMPCoOp(ClassificationMethod):
                 f"dmp_coop: the DMP's prompts are {width} wide but backbone {self.backbone.name} has {self.backbone.ctx_dim}-wide token embeddings"
             )
 
-    def class_embeddings(self, labels: LabelSet) -> torch.Tensor:
-        cond = self.condition(labels.classnames, labels.dataset)
-        prompts = self.dmp.sample(
+    def _sample(self, classnames, dataset: str, seed: int) -> torch.Tensor:
+        cond = self.condition(classnames, dataset)
+        return self.dmp.sample(
             cond.to(self.ctx.device), num_prompts=int(self.config["num_prompts"]), guidance=float(self.config["guidance"]),
-            steps=int(self.config["sample_steps"]), sampler=self.config["sampler"], seed=self.ctx.seed,
+            steps=int(self.config["sample_steps"]), sampler=self.config["sampler"], seed=seed,
         )
-        names = list(labels.classnames)
-        emb = [normalize(self.backbone.encode_with_context(p.to(self.ctx.device), names).float()) for p in prompts]
-        return torch.stack(emb)
+
+    def _embed(self, prompts: torch.Tensor, classnames) -> torch.Tensor:
+        names = list(classnames)
+        return torch.stack([normalize(self.backbone.encode_with_context(p.to(self.ctx.device), names).float()) for p in prompts])
+
+    def class_embeddings(self, labels: LabelSet) -> torch.Tensor:
+        return self._embed(self._sample(labels.classnames, labels.dataset, self.ctx.seed), labels.classnames)
+
+    def fidelity_samples(self, data: FewShotData) -> torch.Tensor:
+        """The prompts sampled for a training label set to measure repository fidelity: the test-time
+        sampling (``num_prompts``, guidance, steps, sampler) with seed ``repo_seed``, so that fidelity
+        is a property of the trained DMP, the same in every record; cached beside the DMP."""
+        sampling = {k: self.config[k] for k in ("num_prompts", "guidance", "sample_steps", "sampler", "repo_seed", "condition")}
+        path = self.directory / "fidelity" / f"{stable_hash({'classes': data.classnames, 'dataset': data.dataset, **sampling})}.safetensors"
+        if path.exists():
+            return load_file(str(path))["prompts"]
+        prompts = self._sample(data.classnames, data.dataset, int(self.config["repo_seed"])).cpu()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        save_file({"prompts": prompts.contiguous()}, str(tmp))
+        tmp.replace(path)
+        return prompts
+
+    def probes(self) -> list[Probe]:
+        """Repository fidelity: for every label set the DMP was trained on, the mean accuracy of its
+        repository prompts and of the prompts it samples for that label set, on the same test images
+        (``audit["repository_fidelity"][dataset] = {"repository_acc", "dmp_acc"}``)."""
+        return [
+            Probe("repository_fidelity", LabelSet(tuple(d.classnames), d.dataset), d.split,
+                  {"repository_acc": lambda d=d: self._embed(self.repository(d), d.classnames),
+                   "dmp_acc": lambda d=d: self._embed(self.fidelity_samples(d), d.classnames)})
+            for d in self.train_sets
+        ]
