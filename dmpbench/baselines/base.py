@@ -73,6 +73,24 @@ class LabelSet:
     templates: tuple[str, ...] = ("a photo of a {}.",)
 
 
+@dataclass
+class Probe:
+    """Classifiers a fitted method asks the task to score on the test images of a label set it was
+    trained on, for the record's audit only (never for its metrics): training convergence, how well a
+    generator reproduces its repository. The task writes ``audit[key][labels.dataset]`` =
+    ``{**extra, name: mean accuracy (%) of that classifier's prompt sets}``.
+
+    ``split`` is the classes of ``labels.dataset`` the label set covers ("base" or "all", as in
+    ``FewShotData.split``); a ``+``-joined dataset is the union of its parts. ``classifiers`` map a name
+    to a function giving ``[P, C, D]`` L2-normalised class embeddings (called only when scored)."""
+
+    key: str
+    labels: LabelSet
+    split: str
+    classifiers: dict[str, Callable[[], torch.Tensor]]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
 class Method(ABC):
     #: registry name (the decorator's name is the source of truth; keep them equal)
     name: ClassVar[str] = ""
@@ -108,6 +126,10 @@ class ClassificationMethod(Method):
     @abstractmethod
     def class_embeddings(self, labels: LabelSet) -> torch.Tensor:
         """``[P, C, D]`` L2-normalised text-side class embeddings for ``labels.classnames``."""
+
+    def probes(self) -> list[Probe]:
+        """Checks of the fitted method for the audit (see ``Probe``); none by default."""
+        return []
 
 
 def normalize(x: torch.Tensor) -> torch.Tensor:

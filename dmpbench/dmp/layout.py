@@ -60,3 +60,39 @@ class Standardizer(torch.nn.Module):
 
     def inverse(self, flat: torch.Tensor) -> torch.Tensor:
         return flat * self.std + self.mean
+
+
+class PrincipalSubspace(torch.nn.Module):
+    """The repository's principal subspace: standardised prompts [N, numel] -> coordinates [N, dims] on
+    the top ``dims`` principal directions of the training prompts, divided by one global scale so the
+    coordinates have unit variance on average (the geometry between prompts is kept; no whitening).
+
+    Why: a repository of N prompts spans at most N - 1 directions, so a DMP over K*d values (1536 for
+    the mini CLIP) spends its capacity on directions with no training signal. Diffusing in the span
+    (``DMP(subspace=dims)``) makes denoising the training prompts a ``dims``-dimensional problem;
+    samples are decoded back into prompt space. Directions beyond N - 1 are zero rows (their
+    coordinates are always 0)."""
+
+    def __init__(self, numel: int, dims: int):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(numel))
+        self.register_buffer("basis", torch.zeros(dims, numel))
+        self.register_buffer("scale", torch.ones(()))
+
+    @torch.no_grad()
+    def fit(self, flat: torch.Tensor) -> PrincipalSubspace:
+        self.mean.copy_(flat.mean(0))
+        centred = (flat - self.mean).double()
+        _, _, vh = torch.linalg.svd(centred, full_matrices=False)
+        k = min(self.basis.shape[0], vh.shape[0], max(flat.shape[0] - 1, 1))
+        self.basis.zero_()
+        self.basis[:k] = vh[:k].to(self.basis)
+        coords = (flat - self.mean) @ self.basis.T
+        self.scale.copy_(coords[:, :k].pow(2).mean().sqrt().clamp_min(1e-8))
+        return self
+
+    def forward(self, flat: torch.Tensor) -> torch.Tensor:
+        return (flat - self.mean) @ self.basis.T / self.scale
+
+    def inverse(self, coords: torch.Tensor) -> torch.Tensor:
+        return coords * self.scale @ self.basis + self.mean

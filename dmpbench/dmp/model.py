@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from dmpbench.cachefiles import atomic_path, write_text
 from dmpbench.dmp import ddp as _ddp
-from dmpbench.dmp.layout import SignalLayout, Standardizer
+from dmpbench.dmp.layout import PrincipalSubspace, SignalLayout, Standardizer
 from dmpbench.dmp.sampling import CompiledDenoiser, guided_sample, training_scheduler
 from dmpbench.dmp.unet1d import PRESETS, UNet1D, UNet1DConfig, count_parameters
 from dmpbench.dmp.vae1d import VAE_PRESETS, VAE1D, VAE1DConfig, fit_vae, relative_error
@@ -41,8 +41,9 @@ class DMP:
     def __init__(self, prompt_shape: tuple[int, int], cond_dim: int = 384, preset: str = "small",
                  use_vae: bool | None = None, concat_shape: tuple[int, int] | None = None,
                  device: str | torch.device = "cpu", unet_overrides: dict | None = None,
-                 vae_preset: str | None = None, init_seed: int = 0):
+                 vae_preset: str | None = None, init_seed: int = 0, subspace: int = 0):
         self.vae_preset = vae_preset or preset
+        self.subspace_dims = int(subspace)  # > 0: diffuse in the repository's principal subspace (layout.py)
         with torch.random.fork_rng(devices=[]):  # weights initialised from init_seed, not global RNG
             torch.manual_seed(init_seed)
             self._build(prompt_shape, cond_dim, preset, use_vae, concat_shape, device, unet_overrides)
@@ -56,6 +57,10 @@ class DMP:
         self.numel = self.prompt_shape[0] * self.prompt_shape[1]
         self.cond_dim, self.preset = int(cond_dim), preset
         self.use_vae = self.numel >= VAE_THRESHOLD if use_vae is None else bool(use_vae)
+        if self.subspace_dims and use_vae:
+            raise DmpbenchError("a DMP diffuses either in a VAE latent or in the repository's subspace, not both")
+        self.use_vae = self.use_vae and not self.subspace_dims
+        self.subspace = PrincipalSubspace(self.numel, self.subspace_dims).to(device) if self.subspace_dims else None
         self.concat_shape = tuple(int(s) for s in concat_shape) if concat_shape else None
         self.device = torch.device(device)
         ucfg = {**PRESETS[preset], **(unet_overrides or {})}
@@ -70,7 +75,7 @@ class DMP:
             self.layout = SignalLayout(vcfg.z_channels * vcfg.length // vcfg.factor, vcfg.z_channels,
                                        vcfg.length // vcfg.factor)
         else:
-            self.layout = SignalLayout.for_length(self.numel, ucfg["length"])
+            self.layout = SignalLayout.for_length(self.subspace_dims or self.numel, ucfg["length"])
         ucfg["length"] = self.layout.length
         concat_channels = 0
         if self.concat_shape:
@@ -121,6 +126,8 @@ class DMP:
         flat = self.latent_norm.inverse(self.layout.from_signal(signal.float()))
         if self.vae is not None:
             flat = self.vae_layout.from_signal(self.vae.decode(self.layout.to_signal(flat)))
+        elif self.subspace is not None:
+            flat = self.subspace.inverse(flat)
         else:
             flat = flat[:, : self.numel]
         return self.prompt_norm.inverse(flat).view(-1, *self.prompt_shape)
@@ -194,6 +201,8 @@ class DMP:
         fresh = self._train_state is None and self.step == 0
         if fresh:
             self.prompt_norm.fit(prompts.flatten(1))
+            if self.subspace is not None:
+                self.subspace.fit(self.prompt_norm(prompts.flatten(1)))
             if self.concat_shape:
                 self.concat_norm.fit(self._check_prompts(concat, self.concat_shape, "concat prompts").flatten(1))
             if self.vae is not None:
@@ -262,6 +271,8 @@ class DMP:
     def _encode_raw(self, prompts):
         """Prompts -> signal [N, C, L] without the latent standardisation (to fit it)."""
         flat = self.prompt_norm(prompts.flatten(1))
+        if self.subspace is not None:
+            return self.layout.to_signal(self.subspace(flat))
         if self.vae is None:
             return self.layout.to_signal(flat)
         return torch.cat([self.vae.encode(c)[0] for c in self.vae_layout.to_signal(flat).split(256)])
@@ -340,7 +351,7 @@ class DMP:
                 "preset": self.preset, "use_vae": self.use_vae, "vae_preset": self.vae_preset,
                 "concat_shape": list(self.concat_shape) if self.concat_shape else None,
                 "unet": self.unet_config.to_dict(), "vae": self.vae.cfg.to_dict() if self.vae else None,
-                "step": self.step, "history": self.history}
+                "subspace": self.subspace_dims, "step": self.step, "history": self.history}
 
     def save(self, directory: str | Path) -> Path:
         d = Path(directory)
@@ -350,6 +361,8 @@ class DMP:
         tensors.update({f"latent_norm.{k}": v for k, v in self.latent_norm.state_dict().items()})
         if self.vae is not None:
             tensors.update({f"vae.{k}": v for k, v in self.vae.state_dict().items()})
+        if self.subspace is not None:
+            tensors.update({f"subspace.{k}": v for k, v in self.subspace.state_dict().items()})
         if self.concat_shape:
             tensors.update({f"concat_norm.{k}": v for k, v in self.concat_norm.state_dict().items()})
         # unique temporaries + os.replace (dmpbench.cachefiles): concurrent saves never collide
@@ -370,9 +383,9 @@ class DMP:
         if cfg.get("format") != FORMAT:
             raise DmpbenchError(f"{d / 'config.json'} is not a {FORMAT} checkpoint")
         unet_cfg = dict(cfg["unet"])
-        overrides = {k: unet_cfg[k] for k in PRESETS[cfg["preset"]] if k != "length"}
+        overrides = {k: v for k, v in unet_cfg.items() if k not in ("length", "in_channels", "cond_dim", "concat_channels")}
         dmp = cls(cfg["prompt_shape"], cfg["cond_dim"], cfg["preset"], cfg["use_vae"], cfg["concat_shape"],
-                  device, unet_overrides=overrides, vae_preset=cfg.get("vae_preset"))
+                  device, unet_overrides=overrides, vae_preset=cfg.get("vae_preset"), subspace=cfg.get("subspace", 0))
         if cfg["vae"]:
             dmp.vae = VAE1D(VAE1DConfig(**cfg["vae"])).to(dmp.device).eval()
         tensors = load_file(str(d / "dmp.safetensors"), device=str(dmp.device))
@@ -385,6 +398,8 @@ class DMP:
         dmp.latent_norm.load_state_dict(part("latent_norm"))
         if dmp.vae is not None:
             dmp.vae.load_state_dict(part("vae"))
+        if dmp.subspace is not None:
+            dmp.subspace.load_state_dict(part("subspace"))
         if dmp.concat_shape:
             dmp.concat_norm.load_state_dict(part("concat_norm"))
         dmp.step, dmp.history = cfg["step"], cfg.get("history", {})

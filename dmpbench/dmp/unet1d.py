@@ -44,6 +44,9 @@ class UNet1DConfig:
     norm_groups: int = 32
     # eps = U-Net output + sqrt(1 - alpha_bar_t) * x_t (see UNet1D); 0 disables the skip
     eps_skip: bool = True
+    # also add the (masked) mean of the condition to the timestep embedding, so every ResBlock sees it
+    # (as SDXL adds its pooled text embedding); the cross-attention stays
+    pooled_cond: bool = False
 
     def __post_init__(self):
         self.channel_mult = tuple(self.channel_mult)
@@ -121,6 +124,7 @@ class UNet1D(nn.Module):
         self.conv_in = nn.Conv1d(cfg.in_channels + cfg.concat_channels, ch0, 3, padding=1)
         # learned null-text condition (one token) for classifier-free guidance
         self.null_cond = nn.Parameter(torch.randn(1, cfg.cond_dim) * 0.02)
+        self.cond_embed = nn.Linear(cfg.cond_dim, temb_dim) if cfg.pooled_cond else None
 
         def stage(cin, cout, length):
             attn = Transformer1D(cout, cfg) if length in cfg.attention_resolutions else None
@@ -171,6 +175,10 @@ class UNet1D(nn.Module):
             x = torch.cat([x, concat.to(x.dtype)], dim=1)
         t = torch.as_tensor(t, device=x.device).expand(x.shape[0])
         temb = self.time_embed(self.time_proj(t).to(x.dtype))
+        if self.cond_embed is not None:
+            keep = (torch.ones(cond.shape[:2], dtype=torch.bool, device=x.device) if cond_mask is None else cond_mask)
+            keep = keep.to(cond.dtype)[..., None]
+            temb = temb + self.cond_embed((cond * keep).sum(1) / keep.sum(1).clamp_min(1.0))
         bias = None
         if cond_mask is not None:  # additive key-padding bias, as diffusers' Transformer2DModel builds it
             bias = ((~cond_mask).to(x.dtype) * -10000.0)[:, None, :]

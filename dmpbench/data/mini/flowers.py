@@ -126,7 +126,7 @@ def lily(c, r):
 
 
 def lotus(c, r):
-    water = J(r, "blue", "teal", "navy")
+    J(r, "blue", "teal", "navy")  # a water colour draw, unused (kept: the pinned pixels depend on the stream)
     c.ellipse(0, 0.55, 0.95, 0.2, J(r, "green", "dark green"))
     col = J(r, "pink", "white", "purple")
     for a, length in ((-60, 0.5), (-30, 0.6), (0, 0.65), (30, 0.6), (60, 0.5)):
@@ -135,7 +135,6 @@ def lotus(c, r):
         tt = np.linspace(0, 2 * math.pi, 14, endpoint=False)
         px, py = length * 0.5 * (1 + np.cos(tt)), 0.14 * np.sin(tt) * (1 - 0.8 * np.abs(np.cos(tt)) ** 3)
         c.poly(np.stack([ca * px - sa * py, 0.4 + sa * px + ca * py], 1), col)
-    del water
 
 
 FLOWERS = {f.__name__: f for f in (daisy, sunflower, poppy, buttercup, tulip, rose, lavender, dandelion, bluebell,
@@ -152,7 +151,7 @@ def render_flower(kind: str, rng: np.random.Generator) -> np.ndarray:
             x, y = rng.uniform(-1.4, 1.4, 2)
             c.ellipse(x, y, rng.uniform(0.2, 0.5), rng.uniform(0.1, 0.3), J(rng, "green", "dark green", amount=40))
     FLOWERS[kind](c, rng)
-    return finish(rng, c.image, (0.0, 8.0), 0.4)
+    return finish(rng, c.image, (0.0, 8.0), 0.4, tint=(0.8, 1.2))
 
 
 @DATASETS.register("mini_flowers")

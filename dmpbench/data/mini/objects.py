@@ -1,7 +1,7 @@
 """``mini_objects``: 47 everyday objects (ImageNet's role) and its four shifted variants.
 
 The objects are drawn part by part (``object_drawings``) with per-class drawing variants and plausible
-colours, then posed at a random position, scale, rotation and mirror over a random solid or gradient
+colours, then posed at a random position, scale, aspect, rotation and mirror over a random solid or gradient
 background, sometimes beside a small distractor blob, with pixel noise. The variants play the roles of
 ImageNet's test-only shifts and are built the same way CoOp reads those:
 
@@ -48,7 +48,8 @@ def _pose(rng, scale_range, rotate) -> dict:
     scale = rng.uniform(*scale_range) * BIG
     room = max(BIG / 2 - scale * 0.95, 0.0)
     return {"cx": BIG / 2 + rng.uniform(-room, room), "cy": BIG / 2 + rng.uniform(-room, room), "scale": scale,
-            "angle": math.radians(rng.uniform(-rotate, rotate)), "mirror": bool(rng.random() < 0.5)}
+            "angle": math.radians(rng.uniform(-rotate, rotate)), "mirror": bool(rng.random() < 0.5),
+            "aspect": rng.uniform(0.85, 1.15)}
 
 
 def _recolour_jitter(rng, amount: float):

@@ -110,7 +110,7 @@ def river(c, r):
 
 def sea(c, r):
     water = J(r, "blue", "navy", "teal")
-    _land(c, r, "blue")
+    _land(c, r, "blue")  # covered below (kept: the pinned pixels depend on the random stream)
     c.rect(-R, -R, R, R, water)
     for _ in range(12):
         x, y = r.uniform(-R, R, 2)
@@ -121,7 +121,7 @@ def sea(c, r):
 
 def parking_lot(c, r):
     _land(c, r, "grey", "dark")
-    cars = [random_colour_list for random_colour_list in r.integers(0, 256, (22, 3)).tolist()]
+    cars = r.integers(0, 256, (22, 3)).tolist()
     full = (r.random(22) < 0.6).tolist()
     k = 0
     for y in (-0.9, 0.1):
@@ -164,7 +164,7 @@ def render_satellite(kind: str, rng: np.random.Generator) -> np.ndarray:
     c = Canvas(background(rng, (0, 0, 0)), scale=BIG / 2 * rng.uniform(0.9, 1.15),
                angle=rng.uniform(0, 2 * math.pi), mirror=bool(rng.random() < 0.5))
     SATELLITE[kind](c, rng)
-    return finish(rng, c.image, (0.0, 8.0), 0.3)
+    return finish(rng, c.image, (0.0, 8.0), 0.3, tint=(0.75, 1.2))
 
 
 @DATASETS.register("mini_satellite")
