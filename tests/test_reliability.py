@@ -119,7 +119,7 @@ def test_item2_missing_pinned_cells_fail(tmp_path, capsys):
 def test_item3_mistyped_or_empty_results_keep_the_tables(tmp_path, capsys):
     boards = tmp_path / "boards"
     shutil.copytree(REPO / "leaderboards", boards, ignore=shutil.ignore_patterns("mini"))
-    before = {p.name: p.read_bytes() for p in boards.iterdir()}
+    before = {p.name: p.read_bytes() for p in boards.iterdir() if p.is_file()}
     (tmp_path / "empty").mkdir()
     for results in ("resutls", "empty"):
         assert main(["leaderboard", "--results", str(tmp_path / results), "--out", str(boards)]) == 2
@@ -128,7 +128,7 @@ def test_item3_mistyped_or_empty_results_keep_the_tables(tmp_path, capsys):
     results = tmp_path / "some"
     shutil.copytree(COMMITTED / "base2new", results / "base2new")
     assert main(["leaderboard", "--results", str(results), "--out", str(boards)]) == 0
-    after = {p.name: p.read_bytes() for p in boards.iterdir()}
+    after = {p.name: p.read_bytes() for p in boards.iterdir() if p.is_file()}
     assert {k for k in before if after[k] != before[k]} <= {"base2new.md", "base2new.csv"}
     assert after["treecut.md"] == before["treecut.md"] and b"No run records" not in after["treecut.md"]
 
