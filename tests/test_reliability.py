@@ -234,6 +234,19 @@ def test_item7_corrupt_cached_artefacts_are_rebuilt(dmp_run, tmp_path):
     assert third["metrics"] == record["metrics"]
 
 
+def test_item7_corrupt_coop_fit_is_retrained(tmp_path):
+    req = RunRequest(task="base2new", method="coop", datasets=["mini_digits"], seeds=[1], results=tmp_path / "r1",
+                     cache_dir=tmp_path / "cache", sets=["method.steps=5"], progress=False)
+    (first,) = execute(req, **QUIET)
+    (fit,) = (tmp_path / "cache").glob("coop/*/contexts.safetensors")
+    os.truncate(fit, 300)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        (again,) = execute(RunRequest(**{**req.__dict__, "results": tmp_path / "r2"}), **QUIET)
+    assert "cached CoOp fit" in " ".join(str(w.message) for w in caught)
+    assert "coop_reused" not in again["audit"] and again["metrics"] == first["metrics"]
+
+
 def test_item7_corrupt_treecuts_are_redrawn(tmp_path):
     from dmpbench.context import RunContext
     from dmpbench.data.hierarchy import ClassTree

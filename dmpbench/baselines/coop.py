@@ -29,8 +29,10 @@ import torch.nn.functional as F
 
 from dmpbench.backbones.base import Backbone
 from dmpbench.baselines.base import ClassificationMethod, FewShotData, LabelSet, Probe, TrainingPool, normalize
+from dmpbench.cachefiles import atomic_path, try_load, write_json
 from dmpbench.context import RunContext
 from dmpbench.errors import DmpbenchError
+from dmpbench.locking import artefact_lock
 from dmpbench.registry import METHODS
 
 COOP_DEFAULTS = {
@@ -182,21 +184,24 @@ class CoOp(ClassificationMethod):
         key = {"backbone": self.backbone.cache_key, "dataset": data.dataset, "split": data.split, "seed": self.ctx.seed,
                "data_seed": data.seed, "shots": data.shots, "classes": data.classnames, "config": self.config}
         directory = self.ctx.artifact_dir("coop", key)
-        if (directory / "stats.json").exists():
-            self.ctx.audit["coop_reused"] = True
-            return load_file(str(directory / "contexts.safetensors")), json.loads((directory / "stats.json").read_text())
-        runs = {"1x": cfg}
-        if self.config["convergence_check"]:
-            runs["2x"] = {**cfg, "steps": 2 * cfg["steps"]} if int(cfg["steps"]) > 0 else {**cfg, "epochs": 2 * cfg["epochs"]}
-        contexts, stats = {}, {}
-        for name, run_cfg in runs.items():
-            st: dict = {}
-            contexts[name] = train_contexts(self.backbone, data, run_cfg, self.ctx, n_inits=1, desc=f"coop {name}", stats=st)[0]
-            stats.update({f"optimizer_steps_{name}": st["optimizer_steps"], f"train_loss_{name}": round(st["train_loss"], 4)})
-        save_file({k: v.contiguous() for k, v in contexts.items()}, str(directory / "contexts.safetensors.tmp"))
-        (directory / "contexts.safetensors.tmp").replace(directory / "contexts.safetensors")
-        (directory / "stats.tmp").write_text(json.dumps(stats))
-        (directory / "stats.tmp").replace(directory / "stats.json")  # written last: its presence marks a complete fit
+        with artefact_lock(directory / "coop"):  # concurrent ranks/shards: one trains it, the others load it
+            if (directory / "stats.json").exists():  # a corrupt fit is retrained (dmpbench.cachefiles)
+                cached = try_load(f"cached CoOp fit {directory}", lambda: (
+                    load_file(str(directory / "contexts.safetensors")), json.loads((directory / "stats.json").read_text())))
+                if cached is not None:
+                    self.ctx.audit["coop_reused"] = True
+                    return cached
+            runs = {"1x": cfg}
+            if self.config["convergence_check"]:
+                runs["2x"] = {**cfg, "steps": 2 * cfg["steps"]} if int(cfg["steps"]) > 0 else {**cfg, "epochs": 2 * cfg["epochs"]}
+            contexts, stats = {}, {}
+            for name, run_cfg in runs.items():
+                st: dict = {}
+                contexts[name] = train_contexts(self.backbone, data, run_cfg, self.ctx, n_inits=1, desc=f"coop {name}", stats=st)[0]
+                stats.update({f"optimizer_steps_{name}": st["optimizer_steps"], f"train_loss_{name}": round(st["train_loss"], 4)})
+            with atomic_path(directory / "contexts.safetensors") as tmp:
+                save_file({k: v.contiguous() for k, v in contexts.items()}, str(tmp))
+            write_json(directory / "stats.json", stats)  # written last: its presence marks a complete fit
         return contexts, stats
 
     def _embed(self, context: torch.Tensor, classnames: list[str]) -> torch.Tensor:
