@@ -87,6 +87,21 @@ def test_item1_records_of_different_configurations_are_separate_rows(tmp_path, c
     assert main(["paper-check", "--results", str(results), "--against", "pinned"]) == 0
 
 
+def test_audit_only_settings_do_not_split_rows(tmp_path, capsys):
+    """coop's convergence_check only adds a check to the audit: seed 1 with it and seeds 2, 3 without are one row."""
+    default = resolve(RunRequest(task="base2new", method="coop"))[2]
+    checked = {**default, "method": {**default["method"], "convergence_check": True}}
+    results = tmp_path / "results"
+    _synthetic(results, checked, 1, 80.0, name="checked")
+    for seed in (2, 3):
+        _synthetic(results, default, seed, 82.0, name="plain")
+    assert main(["leaderboard", "--results", str(results), "--out", str(tmp_path / "boards"), "--task", "base2new"]) == 0
+    csv = pd.read_csv(tmp_path / "boards" / "base2new.csv")
+    rows = csv[(csv.source == "reproduced") & (csv.dataset == "mini_shapes") & (csv.metric == "base")].set_index("method")
+    assert list(rows.index) == ["coop"] and rows.loc["coop", "seeds"] == 3 and rows.loc["coop", "mean"] == pytest.approx(81.333, abs=1e-3)
+    capsys.readouterr()
+
+
 def test_item1_duplicate_records_of_one_seed_count_once(tmp_path, capsys):
     default = resolve(RunRequest(task="base2new", method="coop"))[2]
     results = tmp_path / "results"

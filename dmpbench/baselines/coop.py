@@ -164,6 +164,8 @@ class CoOp(ClassificationMethod):
     name = "coop"
     # convergence_check: also train 2x as long (same init and batches) and report both in the audit
     default_config = {**COOP_DEFAULTS, "convergence_check": False}
+    #: adds a check to the audit, never changes the metrics: records with and without it share a leaderboard row
+    audit_settings = ("convergence_check",)
     world_defaults = {"mini": COOP_MINI}
     ranges = COOP_RANGES
 

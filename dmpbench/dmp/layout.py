@@ -49,9 +49,14 @@ class Standardizer(torch.nn.Module):
         self.register_buffer("std", torch.ones(numel))
 
     @torch.no_grad()
-    def fit(self, flat: torch.Tensor, min_std: float = 1e-4) -> Standardizer:
+    def fit(self, flat: torch.Tensor, min_std: float = 1e-4, per_dimension: bool = True) -> Standardizer:
+        """Mean per dimension; std per dimension, or (``per_dimension=False``) one std for all, which keeps
+        the geometry between points (whitening N points in N - 1 dimensions would put every pair at the
+        same distance)."""
         self.mean.copy_(flat.mean(0))
         std = flat.std(0) if flat.shape[0] > 1 else torch.ones_like(self.std)
+        if not per_dimension and flat.shape[0] > 1:
+            std = torch.full_like(std, float((flat - flat.mean(0)).pow(2).mean().sqrt()))
         self.std.copy_(std.clamp_min(max(min_std, 1e-3 * float(std.max()))))
         return self
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from pathlib import Path
 
 import torch
@@ -31,6 +32,12 @@ from dmpbench.dmp.sampling import CompiledDenoiser, guided_sample, training_sche
 from dmpbench.dmp.unet1d import PRESETS, UNet1D, UNet1DConfig, count_parameters
 from dmpbench.dmp.vae1d import VAE_PRESETS, VAE1D, VAE1DConfig, fit_vae, relative_error
 from dmpbench.errors import DmpbenchError
+
+#: learning rate at ``step`` of ``total`` (a pure function, so a resumed run continues the schedule)
+LR_SCHEDULES = {
+    "constant": lambda lr, step, total: lr,
+    "cosine": lambda lr, step, total: 0.5 * lr * (1 + math.cos(math.pi * min(step, total) / max(1, total))),
+}
 
 FORMAT = "dmpbench-dmp/1"
 P_UNCOND = 0.2
@@ -180,7 +187,7 @@ class DMP:
 
     # ------------------------------------------------------------ training
     def fit(self, prompts, conds=None, cond_mask=None, concat=None, steps: int = 2000, batch_size: int = 128,
-            lr: float = 1e-4, weight_decay: float = 0.01, ema_decay: float = 0.9999, seed: int = 0,
+            lr: float = 1e-4, lr_schedule: str = "constant", weight_decay: float = 0.01, ema_decay: float = 0.9999, seed: int = 0,
             progress: bool = True, vae_steps: int = 2000, vae_lr: float = 1e-3,
             checkpoint_dir: str | Path | None = None, checkpoint_every: int = 0, ddp: bool = False) -> dict:
         """Train on a repository: prompts [N, K, d]; conds [N, L, cond_dim] (+ bool mask [N, L]) or a list
@@ -190,11 +197,15 @@ class DMP:
         ``steps`` is the total number of optimiser steps: a DMP loaded from a checkpoint with training
         state resumes at its step. The autoencoder (if any) is trained first, on a fresh model only.
         Returns ``history`` (final loss, VAE relative reconstruction error, steps).
+        ``lr_schedule``: ``constant`` or ``cosine`` (from ``lr`` to 0 over ``steps``, a function of the step so
+        that a resumed run continues the same schedule).
         ``ddp=True`` with an initialised process group: DistributedDataParallel over its ranks, each on its
         slice of every global batch (``dmpbench.dmp.ddp``); checkpoints are written by rank 0 only.
         """
         prompts = self._check_prompts(prompts, self.prompt_shape, "prompts")
         n = prompts.shape[0]
+        if lr_schedule not in LR_SCHEDULES:
+            raise DmpbenchError(f"unknown DMP lr schedule {lr_schedule!r}; choose one of {', '.join(LR_SCHEDULES)}")
         if self.concat_shape and concat is None:
             raise DmpbenchError("this DMP is concat-conditioned: fit needs concat prompts")
         gen = torch.Generator(self.device).manual_seed(seed)
@@ -210,7 +221,11 @@ class DMP:
                 err = fit_vae(self.vae, data, vae_steps, min(batch_size, 128), vae_lr, gen, progress)
                 self.history["vae_relative_error"] = err
             with torch.no_grad():
-                self.latent_norm.fit(self.layout.from_signal(self._encode_raw(prompts)))
+                # the principal subspace keeps the geometry between prompts (one global scale); standardising
+                # each of its coordinates would whiten the repository into a regular simplex (every pair of
+                # prompts equally far apart: the per-condition clusters gone). Measured on the 11 mini
+                # base2new repositories (176 prompts, 3,000 steps): fidelity gap 6.4 whitened, 4.9 not.
+                self.latent_norm.fit(self.layout.from_signal(self._encode_raw(prompts)), per_dimension=self.subspace is None)
         x_all = self.encode(prompts)
         concat_all = self._encode_concat(concat) if self.concat_shape else None
         cond_u, mask_u, index = self._conditions(conds, cond_mask, n)
@@ -232,6 +247,8 @@ class DMP:
         bar = tqdm(range(self.step, steps), desc="DMP", disable=not progress, initial=0)
         loss_avg = None
         for _ in bar:
+            for group in opt.param_groups:
+                group["lr"] = LR_SCHEDULES[lr_schedule](lr, self.step, steps)
             idx = torch.randint(0, n, (batch_size,), generator=gen, device=self.device)
             x0 = x_all[idx]
             noise = torch.randn(x0.shape, generator=gen, device=self.device)

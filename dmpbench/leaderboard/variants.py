@@ -11,6 +11,10 @@ with what makes it different:
   or a method whose defaults are unknown because its plugin is not installed), the fields that differ
   are added: ``[precision=bf16]``, ``[data=/other/root]``, ``[device=cuda]``, else ``[config <hash>]``.
 
+Settings a method declares in ``audit_settings`` (e.g. coop's ``convergence_check``, which only adds
+a check to the audit and never changes the metrics) do not split rows: a seed run with the check and
+one without are the same configuration.
+
 Two records of the same row and seed (e.g. a copy, or one written before the record key covered the
 data) are one result: the most recently finished is kept and the others are reported as skipped.
 """
@@ -38,6 +42,24 @@ def _defaults(kind: str, name: str, world: str) -> dict[str, Any] | None:
     return {**getattr(cls, "default_config", {}), **getattr(cls, "world_defaults", {}).get(world, {})}
 
 
+def _audit_settings(method: str) -> tuple[str, ...]:
+    """The method's settings that only add checks to the audit (they never change a metric)."""
+    if method not in METHODS.names():
+        return ()
+    try:
+        return tuple(getattr(METHODS.get(method), "audit_settings", ()))
+    except DmpbenchError:
+        return ()
+
+
+def comparable_config(record: dict[str, Any]) -> dict[str, Any]:
+    """The record's configuration without the method's audit-only settings."""
+    audit_only = _audit_settings(record["method"])
+    config = dict(record["config"])
+    config["method"] = {k: v for k, v in config.get("method", {}).items() if k not in audit_only}
+    return config
+
+
 def _show(value: Any) -> str:
     return json.dumps(value, separators=(",", ":")) if not isinstance(value, str) else value
 
@@ -50,7 +72,7 @@ def settings_label(record: dict[str, Any]) -> str | None:
         defaults = _defaults(section, name, record.get("world", ""))
         if defaults is None:
             return None
-        for key, value in sorted(record["config"][section].items()):
+        for key, value in sorted(comparable_config(record)[section].items()):
             if key not in defaults or _show(defaults[key]) != _show(value):
                 parts.append(f"{section}.{key}={_show(value)}")
     return ", ".join(parts)
@@ -68,7 +90,7 @@ def label_records(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], 
     """Records with ``row`` (method name plus its configuration label) set, duplicates dropped."""
     for rec in records:
         rec["_identity"] = record_identity(rec)
-        rec["_setting"] = stable_hash({"config": rec["config"], "identity": rec["_identity"]})
+        rec["_setting"] = stable_hash({"config": comparable_config(rec), "identity": rec["_identity"]})
         rec["_label"] = settings_label(rec)
     by_row: dict[tuple, list[dict]] = defaultdict(list)
     for rec in records:
