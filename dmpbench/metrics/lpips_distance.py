@@ -6,11 +6,19 @@ The package ships its learned linear layers (``weights/v0.1/alex.pth``) in the w
 ImageNet weights come from torchvision's hub cache (``alexnet-owt-7be5be79.pth``) and are never downloaded
 here: when they are missing, constructing ``Lpips()`` fails with one line. ``Lpips(pretrained_trunk=False)``
 builds a random trunk with the real linear layers (tests only; its ``name`` says so).
+
+``FeatureLpips`` is the stand-in where no trained trunk exists offline (the mini world): LPIPS's
+computation (``lpips.normalize_tensor`` unit-normalises each position's channel vector; squared
+differences summed over channels; ``lpips.lpips.spatial_average``) on the layers of another network, with
+no learned linear weights (the package's "baseline" mode, ``lpips=False``), averaged over layers (the
+baseline sums them; the mean keeps the scale in [0, 4] whatever the number of layers). Its ``name``
+says which network and that it is a stand-in; its numbers are not comparable with LPIPS's.
 """
 
 from __future__ import annotations
 
 import warnings
+from typing import Callable
 
 import torch
 
@@ -47,4 +55,32 @@ class Lpips:
 
     def __call__(self, a: torch.Tensor, b: torch.Tensor) -> float:
         """Mean LPIPS distance of the pairs."""
+        return float(self.distances(a, b).mean())
+
+
+class FeatureLpips:
+    """LPIPS-style distance (no learned weights) on the layers ``layers(images)`` returns (``[N, C, H, W]``
+    each; images ``[N, 3, H, W]`` in ``[0, 1]``)."""
+
+    def __init__(self, layers: Callable[[torch.Tensor], list[torch.Tensor]], name: str):
+        self.layers, self.name = layers, name
+
+    @torch.no_grad()
+    def distances(self, a: torch.Tensor, b: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+        """``[N]`` distances of paired images ``[N, 3, H, W]`` in ``[0, 1]`` (0 for identical images)."""
+        import lpips
+        from lpips.lpips import spatial_average
+
+        if a.shape != b.shape:
+            raise ValueError(f"LPIPS compares paired images of one shape, got {list(a.shape)} and {list(b.shape)}")
+        out = []
+        for i in range(0, len(a), batch_size):
+            fa, fb = self.layers(a[i : i + batch_size].float()), self.layers(b[i : i + batch_size].float())
+            per_layer = [spatial_average(((lpips.normalize_tensor(x) - lpips.normalize_tensor(y)) ** 2).sum(1, keepdim=True))
+                         for x, y in zip(fa, fb)]
+            out.append(torch.stack(per_layer).mean(0).flatten().cpu())
+        return torch.cat(out)
+
+    def __call__(self, a: torch.Tensor, b: torch.Tensor) -> float:
+        """Mean distance of the pairs."""
         return float(self.distances(a, b).mean())

@@ -34,6 +34,7 @@ from dmpbench.errors import DmpbenchError
 from dmpbench.metrics.distribution import INCEPTION_NAME, density_coverage, fid_from_features, frechet_distance
 from dmpbench.metrics.extractors import ClipImageFeatures
 from dmpbench.metrics.similarity import clip_score
+from dmpbench.metrics.standins import fid_standin_name
 from dmpbench.registry import TASKS
 from dmpbench.tasks import generation as gen
 from dmpbench.tasks.base import Metrics, Task
@@ -106,7 +107,7 @@ class GenerationQuality(Task):
         with ctx.phase("evaluate"):
             if use_clip:
                 out["fid"] = fid_from_features(real_feats, fake_feats)
-                space = clip.name + " (FID stand-in for Inception)"
+                space = fid_standin_name(clip)  # the mini world's stand-in, named (metrics/standins.py)
             else:
                 out["fid"] = frechet_distance(real, fake, "inception")
                 space = INCEPTION_NAME
