@@ -278,3 +278,37 @@ def test_padded_tensor_conditions_and_concat_conditioning(repo):
     assert out.shape == (3, K, DIM) and torch.isfinite(out).all()
     out = dmp.sample(None, num_prompts=3, steps=3, concat=prompts[0])
     assert out.shape == (3, K, DIM)
+
+
+def test_subspace_latent_keeps_the_geometry_between_prompts():
+    """In the principal subspace the latent has one global scale: N prompts in N - 1 dimensions whitened per
+    direction would all sit equally far apart (a regular simplex), erasing which prompts are close."""
+    from dmpbench.dmp.layout import Standardizer
+
+    g = torch.Generator().manual_seed(0)
+    centres = torch.randn(2, 64, generator=g) * 3
+    pts = torch.cat([centres[i] + 0.1 * torch.randn(8, 64, generator=g) for i in range(2)])  # two tight clusters
+    centred = pts - pts.mean(0)
+    coords = centred @ torch.linalg.svd(centred, full_matrices=False)[2][:15].T  # 16 points, 15 directions
+    whitened = Standardizer(15).fit(coords)(coords)
+    kept = Standardizer(15).fit(coords, per_dimension=False)(coords)
+    def ratio(x):  # mean distance between the clusters / mean distance within one
+        return float(torch.cdist(x[:8], x[8:]).mean() / (torch.cdist(x[:8], x[:8]).sum() / 56))
+
+    assert ratio(kept) == pytest.approx(ratio(coords), rel=1e-4) and ratio(kept) > 10
+    assert ratio(whitened) < 1.2  # every pair at about the same distance
+    dmp = DMP((4, 16), cond_dim=DIM, preset="small", subspace=15)
+    dmp.fit(pts.view(16, 4, 16), None, steps=1, batch_size=4, progress=False)
+    assert torch.allclose(dmp.latent_norm.std, dmp.latent_norm.std[0].expand_as(dmp.latent_norm.std))
+
+
+def test_lr_schedules_and_unknown_schedule():
+    from dmpbench.dmp.model import LR_SCHEDULES
+    from dmpbench.errors import DmpbenchError
+
+    assert LR_SCHEDULES["constant"](2e-3, 700, 1000) == 2e-3
+    assert LR_SCHEDULES["cosine"](2e-3, 0, 1000) == pytest.approx(2e-3)
+    assert LR_SCHEDULES["cosine"](2e-3, 500, 1000) == pytest.approx(1e-3)
+    assert LR_SCHEDULES["cosine"](2e-3, 1000, 1000) == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(DmpbenchError, match="unknown DMP lr schedule 'linear'"):
+        DMP((K, DIM), cond_dim=DIM, preset="small").fit(torch.zeros(4, K, DIM), None, steps=1, lr_schedule="linear", progress=False)

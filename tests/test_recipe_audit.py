@@ -44,7 +44,10 @@ def test_dmp_records_repository_fidelity_for_every_training_label_set(tmp_path, 
         assert set(entry) == {"repository_acc", "dmp_acc"}
         assert all(0 <= v <= 100 for v in entry.values())
     assert audit["optimizer_steps"] == {"repository": {d: 3 for d in pool}, "dmp": 5}
+    # the mini batch is at most 4x the repository: 11 datasets x 2 inits = 22 prompts -> 88 (not 512)
+    assert audit["dmp"]["repository"] == 22 and audit["dmp"]["batch_size"] == 88
     # the transfer tasks train on the source's classes: fidelity is measured there
     source = MINI_SUITE["cross_dataset"]["source"]
     rec = run("cross_dataset", "dmp_coop", source, sets, tmp_path, shared_cache)
     assert list(rec["audit"]["repository_fidelity"]) == [source]
+    assert rec["audit"]["dmp"]["repository"] == 2 and rec["audit"]["dmp"]["batch_size"] == 8
