@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 import shutil
 import sys
 import tempfile
@@ -125,10 +126,9 @@ def main() -> int:
     jobs = [(m, t) for m in args.methods for t in TASKS]
     if args.workers == 2:  # longest first: dmp_coop base2new (repositories + the 11-dataset DMP) starts at once
         jobs.sort(key=lambda job: (job != ("dmp_coop", "base2new"), job[0] != "coop", METHODS.index(job[0])))
-        ctx = multiprocessing.get_context("spawn")
-        with ctx.Pool(2, initializer=_one_thread, maxtasksperchild=None) as pool:
-            done = pool.imap_unordered(_job, [(m, t, args.seeds, args.results, cache) for m, t in jobs])
-            outcomes = list(done)
+        # not a multiprocessing.Pool: its daemonic workers may not start the feature loader's processes
+        with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"), initializer=_one_thread) as pool:
+            outcomes = list(pool.map(_job, [(m, t, args.seeds, args.results, cache) for m, t in jobs]))
     else:
         outcomes = [_job((m, t, args.seeds, args.results, cache)) for m, t in jobs]
     for method, task, records, wall in outcomes:
