@@ -60,10 +60,10 @@ def test_renders_32px_images_per_seed(fresh):
 def test_build_writes_checked_loadable_weights(monkeypatch, tmp_path, text):
     g = torch.Generator().manual_seed(0)
     monkeypatch.setattr(mini_sd_build, "training_set",
-                        lambda seed, log=None: (torch.rand(8, 3, 32, 32, generator=g) * 2 - 1, ["a photo of a square."] * 4 + ["a circle"] * 4))
+                        lambda seed, *args, **data: (torch.rand(8, 3, 32, 32, generator=g) * 2 - 1, ["a photo of a square."] * 4 + ["a circle"] * 4))
     monkeypatch.setattr(mini_sd_build, "MiniLMTextTower", lambda: text)
     config = mini_sd_build.build_mini_sd(0, tmp_path, log=lambda s: None, vae_steps=2, unet_steps=2, batch_size=4, warmup=1)
-    assert config["training"]["unet_steps"] == 2 and config["rebuild"] == "dmpbench mini build-sd --seed 0"
+    assert config["training"]["unet_steps"] == 2 and config["rebuild"] == "dmpbench mini build-sd --seed 0 --unet-steps 2"
     assert json.loads((tmp_path / CONFIG_FILE).read_text())["sha256"] == config["sha256"]
     model = load_mini_sd(checkpoint_dir=tmp_path, text=text)
     assert model.pipeline.vae.config.scaling_factor == pytest.approx(config["scaling_factor"])
@@ -104,7 +104,7 @@ def test_training_set_has_captioned_objects_and_names_no_one():
     from dmpbench.data.mini.captions import COLOUR_WORDS
     from dmpbench.data.mini.objects import CLASSNAMES
 
-    parts = mini_sd_build.training_parts(0, objects_per_class=2)
+    parts = mini_sd_build.training_parts(0, objects_per_class=2, shape_plain_share=0.5)
     assert list(parts) == ["mini_faces", "mini_shapes", "mini_objects"]
     x, captions = parts["mini_objects"]
     assert x.shape == (94, 32, 32, 3) and len(captions) == 94
@@ -117,6 +117,9 @@ def test_training_set_has_captioned_objects_and_names_no_one():
     for text in everything:  # captions describe the image, never a person: no names, numbers or identities
         assert not re.search(r"\d|identity|\bid\b|person number|named", text), text
         assert len(tokenizer(text)["input_ids"]) <= MAX_TOKENS, text
+    default = mini_sd_build.training_parts(0)  # the default build's data: as before the captioned build, if shipped so
+    if mini_sd_build.DEFAULTS["objects_per_class"] == 0:
+        assert list(default) == ["mini_faces", "mini_shapes"] and not any(re.search(r"plain \w+ background", c) for c in default["mini_shapes"][1])
     face_words = {w for c in parts["mini_faces"][1] for w in re.findall(r"[a-z]+", c)}
     assert face_words <= {"a", "an", "photo", "of", "with", "and", "man", "woman", "person", "long", "hair", *COLOUR_WORDS,
                           *face_vocabulary()}, face_words - {"a"}
