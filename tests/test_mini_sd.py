@@ -132,3 +132,12 @@ def face_vocabulary() -> set[str]:
     from dmpbench.data.mini.faces_spec import ATTRIBUTES, HAIR_COLOURS
 
     return {w for text in [a.positive for a in ATTRIBUTES.values()] + list(HAIR_COLOURS) for w in re.findall(r"[a-z]+", text)}
+
+
+@pytest.mark.parametrize("option", [["--unet-steps", "0"], ["--objects-per-class", "-1"], ["--shape-plain-share", "1.5"]])
+def test_build_sd_bad_options_are_refused_before_work(option, tmp_path, capsys):
+    from dmpbench.cli import main
+
+    assert main(["mini", "build-sd", "--out", str(tmp_path / "sd"), *option]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("dmpbench: error: mini build-sd:") and err.count("\n") == 1 and not (tmp_path / "sd").exists()
