@@ -1,5 +1,5 @@
-"""A grid of mini SD images for people to look at: rows = prompts (faces with attributes, shapes), columns =
-seeds 0..7, with the real-image row of each face class's test split beside it for comparison.
+"""A grid of mini SD images for people to look at: rows = prompts (faces with attributes, shapes, objects with
+colour / size / background captions), columns = seeds 0..7.
 
     python benchmarks/mini_sd_figure.py --out leaderboards/figures/mini_sd_faces.png
 """
@@ -24,6 +24,10 @@ PROMPTS = [
     "a photo of a bald man.",
     "a photo of a circle.",
     "a photo of a triangle.",
+    "a photo of a small red star on a plain blue background.",
+    "a photo of a cup.",
+    "a photo of a yellow umbrella.",
+    "a photo of a large green tree on a plain white background.",
 ]
 
 
@@ -41,7 +45,7 @@ def main() -> None:
     with torch.no_grad():
         for prompt in PROMPTS:
             rows.append(to_uint8(sd.generate(sd.encode([prompt]), list(range(args.seeds)))))
-    tile, label_w = 32 * args.scale, 230
+    tile, label_w = 32 * args.scale, 8 + 6 * max(len(p) for p in PROMPTS)
     canvas = Image.new("RGB", (label_w + tile * args.seeds, tile * len(PROMPTS)), "white")
     draw = ImageDraw.Draw(canvas)
     for r, (prompt, imgs) in enumerate(zip(PROMPTS, rows)):

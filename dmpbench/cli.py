@@ -121,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     build_sd = mini_sub.add_parser("build-sd", help="train the mini SD (latent diffusion on MiniLM token states)", epilog=MINI_EXAMPLES, formatter_class=_formatter)
     build_sd.add_argument("--seed", type=int, default=0)
     build_sd.add_argument("--out", type=Path, default=None, help="output directory (default: inside the package)")
+    build_sd.add_argument("--unet-steps", type=int, default=None, help="UNet training steps (default: mini_sd_build.DEFAULTS)")
+    build_sd.add_argument("--objects-per-class", type=int, default=None, help="mini_objects train images per class with colour/size/background captions (0: none)")
+    build_sd.add_argument("--shape-plain-share", type=float, default=None, help="share of mini_shapes captioned by class name only (1: all)")
     build_fid = mini_sub.add_parser("build-faceid", help="train the mini face-ID network (metric learning on mini-face identities)", epilog=MINI_EXAMPLES, formatter_class=_formatter)
     build_fid.add_argument("--seed", type=int, default=0)
     build_fid.add_argument("--out", type=Path, default=None, help="output directory (default: inside the package)")
@@ -191,7 +194,11 @@ def cmd_mini(args: argparse.Namespace) -> int:
     if args.mini_command == "build-sd":
         from dmpbench.backbones.synthesis.mini_sd_build import build_mini_sd
 
-        build_mini_sd(seed=args.seed, out_dir=args.out)
+        options = {k: getattr(args, k) for k in ("unet_steps", "objects_per_class", "shape_plain_share")}
+        if (options["unet_steps"] is not None and options["unet_steps"] < 1) or (options["objects_per_class"] or 0) < 0 \
+                or not 0 <= (options["shape_plain_share"] if options["shape_plain_share"] is not None else 0) <= 1:
+            raise DmpbenchError("mini build-sd: --unet-steps must be >= 1, --objects-per-class >= 0, --shape-plain-share in [0, 1]")
+        build_mini_sd(seed=args.seed, out_dir=args.out, **{k: v for k, v in options.items() if v is not None})
         return 0
     if args.mini_command == "build-faceid":
         from dmpbench.metrics.mini_faceid_build import build_mini_faceid

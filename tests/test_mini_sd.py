@@ -60,10 +60,10 @@ def test_renders_32px_images_per_seed(fresh):
 def test_build_writes_checked_loadable_weights(monkeypatch, tmp_path, text):
     g = torch.Generator().manual_seed(0)
     monkeypatch.setattr(mini_sd_build, "training_set",
-                        lambda seed: (torch.rand(8, 3, 32, 32, generator=g) * 2 - 1, ["a photo of a square."] * 4 + ["a circle"] * 4))
+                        lambda seed, *args, **data: (torch.rand(8, 3, 32, 32, generator=g) * 2 - 1, ["a photo of a square."] * 4 + ["a circle"] * 4))
     monkeypatch.setattr(mini_sd_build, "MiniLMTextTower", lambda: text)
     config = mini_sd_build.build_mini_sd(0, tmp_path, log=lambda s: None, vae_steps=2, unet_steps=2, batch_size=4, warmup=1)
-    assert config["training"]["unet_steps"] == 2 and config["rebuild"] == "dmpbench mini build-sd --seed 0"
+    assert config["training"]["unet_steps"] == 2 and config["rebuild"] == "dmpbench mini build-sd --seed 0 --unet-steps 2"
     assert json.loads((tmp_path / CONFIG_FILE).read_text())["sha256"] == config["sha256"]
     model = load_mini_sd(checkpoint_dir=tmp_path, text=text)
     assert model.pipeline.vae.config.scaling_factor == pytest.approx(config["scaling_factor"])
@@ -95,3 +95,49 @@ def test_generate_command_uses_mini_sd_by_default(tmp_path, capsys):
     out = tmp_path / "face.png"
     assert main(["generate", "--prompt", "a photo of a smiling person", "--seed", "0", "--out", str(out), "--steps", "5"]) == 0
     assert Image.open(out).size == (32, 32) and "mini-sd" in capsys.readouterr().out
+
+
+def test_training_set_has_captioned_objects_and_names_no_one():
+    import re
+
+    from dmpbench.backbones.synthesis.mini_sd import MAX_TOKENS
+    from dmpbench.data.mini.captions import COLOUR_WORDS
+    from dmpbench.data.mini.objects import CLASSNAMES
+
+    parts = mini_sd_build.training_parts(0, objects_per_class=2, shape_plain_share=0.5)
+    assert list(parts) == ["mini_faces", "mini_shapes", "mini_objects"]
+    x, captions = parts["mini_objects"]
+    assert x.shape == (94, 32, 32, 3) and len(captions) == 94
+    assert all(name in cap for name, cap in zip(CLASSNAMES * 2, captions))
+    described = [c for c in captions if "background" in c and any(w in c.split() for w in COLOUR_WORDS)]
+    assert len(described) > 30 and any(" small " in c or " large " in c for c in captions)
+    assert len(parts["mini_shapes"][1]) == 2400 and any("background" in c for c in parts["mini_shapes"][1])
+    tokenizer = MiniLMTextTower().tokenizer
+    everything = [c for _, caps in parts.values() for c in caps]
+    for text in everything:  # captions describe the image, never a person: no names, numbers or identities
+        assert not re.search(r"\d|identity|\bid\b|person number|named", text), text
+        assert len(tokenizer(text)["input_ids"]) <= MAX_TOKENS, text
+    default = mini_sd_build.training_parts(0)  # the default build's data: as before the captioned build, if shipped so
+    if mini_sd_build.DEFAULTS["objects_per_class"] == 0:
+        assert list(default) == ["mini_faces", "mini_shapes"] and not any(re.search(r"plain \w+ background", c) for c in default["mini_shapes"][1])
+    face_words = {w for c in parts["mini_faces"][1] for w in re.findall(r"[a-z]+", c)}
+    assert face_words <= {"a", "an", "photo", "of", "with", "and", "man", "woman", "person", "long", "hair", *COLOUR_WORDS,
+                          *face_vocabulary()}, face_words - {"a"}
+
+
+def face_vocabulary() -> set[str]:
+    """Words of the faces' attribute captions (their specification), plus hair colours."""
+    import re
+
+    from dmpbench.data.mini.faces_spec import ATTRIBUTES, HAIR_COLOURS
+
+    return {w for text in [a.positive for a in ATTRIBUTES.values()] + list(HAIR_COLOURS) for w in re.findall(r"[a-z]+", text)}
+
+
+@pytest.mark.parametrize("option", [["--unet-steps", "0"], ["--objects-per-class", "-1"], ["--shape-plain-share", "1.5"]])
+def test_build_sd_bad_options_are_refused_before_work(option, tmp_path, capsys):
+    from dmpbench.cli import main
+
+    assert main(["mini", "build-sd", "--out", str(tmp_path / "sd"), *option]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("dmpbench: error: mini build-sd:") and err.count("\n") == 1 and not (tmp_path / "sd").exists()

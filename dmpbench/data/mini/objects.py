@@ -66,12 +66,22 @@ def _blob(c: Canvas, rng) -> None:
     c.poly(np.stack([x + rad * np.cos(a), y + rad * np.sin(a)], 1), random_colour(rng))
 
 
-def render_object(kind: str, rng: np.random.Generator, params=SOURCE_PARAMS) -> np.ndarray:
+def render_object(kind: str, rng: np.random.Generator, params=SOURCE_PARAMS, record: dict | None = None) -> np.ndarray:
+    """One object image. ``record`` (a dict, optional) receives what a caption needs, read from the very
+    draws that made the image (``captions.object_facts``): the background colour, the pose's scale as a
+    fraction of the canvas, whether a distractor was drawn, and the object's parts as (painted colour,
+    visible pixels). Recording draws nothing on the image and takes nothing from ``rng``."""
     c = Canvas.on(background(rng), **_pose(rng, params["scale"], params["rotate"]))
     c.recolour = _recolour_jitter(rng, params["jitter"])
-    if rng.random() < 0.2:
+    distractor = bool(rng.random() < 0.2)
+    if distractor:
         _blob(c, rng)
+    if record is not None:
+        record.update(background=c.image.getpixel((0, 0)), scale=c.scale / BIG, distractor=distractor)
+        c.record_parts()
     OBJECTS[kind](c, rng)
+    if record is not None:
+        record["parts"] = c.visible_parts()
     return finish(rng, c.image, params["noise"], params["gradient"])
 
 

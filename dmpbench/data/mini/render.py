@@ -101,14 +101,22 @@ SHAPES: dict[str, list[tuple[float, float]] | None] = {
 }
 
 
-def render_shape(name: str, rng: np.random.Generator) -> np.ndarray:
+SHAPE_SCALE = (0.45, 0.85)  # the shape's radius as a fraction of half the canvas
+
+
+def render_shape(name: str, rng: np.random.Generator, record: dict | None = None) -> np.ndarray:
+    """One shape image; ``record`` (optional) receives the drawn foreground/background colours, the scale
+    (fraction of half the canvas) and whether it is an outline, for captions (``captions.shape_facts``)."""
     fg, bg = _colours(rng)
-    scale = rng.uniform(0.45, 0.85) * BIG / 2
+    scale = rng.uniform(*SHAPE_SCALE) * BIG / 2
     angle = math.radians(rng.uniform(-35, 35))
     aspect = rng.uniform(0.85, 1.15)
     room = BIG / 2 - scale
     cx, cy = BIG / 2 + rng.uniform(-room, room), BIG / 2 + rng.uniform(-room, room)
     outline = rng.random() < 0.25
+    if record is not None:
+        record.update(foreground=tuple(int(v) for v in fg), background=tuple(int(v) for v in bg), scale=scale / (BIG / 2),
+                      outline=bool(outline and name != "crescent moon"))
     width = int(rng.integers(4, 8))
     ca, sa = math.cos(angle), math.sin(angle)
 
@@ -219,12 +227,16 @@ class RenderedDataset(MiniDataset):
     def render(self, kind: str, rng: np.random.Generator) -> np.ndarray:
         raise NotImplementedError
 
+    def split_stream(self, split: str) -> tuple[np.random.Generator, np.ndarray]:
+        """The split's one random stream and its labels (class by class, repeated): image ``i`` is
+        ``render(KINDS[labels[i]], rng)`` after images ``0..i-1`` drew from the same stream."""
+        rng = np.random.default_rng([self.seed, SPLIT_IDS[split], sum(map(ord, self.name))])
+        return rng, np.tile(np.arange(len(self.KINDS), dtype=np.int64), self.per_class[split])
+
     def _build(self):
         out = {}
-        n_classes = len(self.KINDS)
-        for split, per_class in self.per_class.items():
-            rng = np.random.default_rng([self.seed, SPLIT_IDS[split], sum(map(ord, self.name))])
-            labels = np.tile(np.arange(n_classes, dtype=np.int64), per_class)
+        for split in self.per_class:
+            rng, labels = self.split_stream(split)
             images = np.stack([self.render(self.KINDS[y], rng) for y in labels])
             out[split] = (images, labels)
         return out
