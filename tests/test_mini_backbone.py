@@ -243,3 +243,20 @@ def test_checkpoint_of_another_architecture_is_refused(tmp_path, config):
     (tmp_path / CONFIG_FILE).write_text(json.dumps(dict(config, sha256="0" * 64)))
     with pytest.raises(DmpbenchError, match="sha256"):
         MiniCLIP(checkpoint_dir=tmp_path)
+
+
+def test_deterministic_cpu_sets_and_restores_threads_flag_and_rng():
+    """The one wrapper of the bit-identical builds (mini CLIP, mini face-ID)."""
+    import torch
+
+    from dmpbench.determinism import deterministic_cpu
+
+    threads, flag = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    with deterministic_cpu(1):
+        assert torch.get_num_threads() == 1 and torch.are_deterministic_algorithms_enabled()
+        torch.rand(1000)  # draws inside do not move the caller's generator
+    assert torch.equal(torch.rand(3), expected)
+    assert torch.get_num_threads() == threads and torch.are_deterministic_algorithms_enabled() == flag

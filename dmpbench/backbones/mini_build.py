@@ -44,6 +44,7 @@ from dmpbench.backbones.mini import (
     ARCH, CHECKPOINT_DIR, CONFIG_FILE, VIT_DEFAULTS, WEIGHTS_FILE, MiniCLIP, MiniLMTextTower, images_to_tensor,
     make_image_tower, sha256_file,
 )
+from dmpbench.determinism import deterministic_cpu
 
 TRAIN_TEMPLATES = (
     "a drawing of a {}.",
@@ -182,15 +183,8 @@ def build_mini_clip(seed: int = 0, out_dir: str | os.PathLike | None = None, epo
     hp = dict(DEFAULTS, **overrides)
     if epochs is not None:
         hp["epochs"] = epochs
-    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
-    torch.set_num_threads(int(hp["threads"]))
-    torch.use_deterministic_algorithms(True)
-    try:
-        with torch.random.fork_rng(devices=[]):
-            return _build(seed, Path(out_dir or CHECKPOINT_DIR), hp, log)
-    finally:
-        torch.set_num_threads(threads)
-        torch.use_deterministic_algorithms(deterministic)
+    with deterministic_cpu(hp["threads"]):
+        return _build(seed, Path(out_dir or CHECKPOINT_DIR), hp, log)
 
 
 def _build(seed: int, out: Path, hp: dict, log: Callable[[str], None]) -> dict:

@@ -27,7 +27,27 @@ from dmpbench.metrics.extractors import torch_hub_checkpoint
 ALEXNET_WEIGHTS = "alexnet-owt-7be5be79.pth"
 
 
-class Lpips:
+class PairedDistance:
+    """A distance between paired images ``[N, 3, H, W]`` in ``[0, 1]``, computed ``batch_size`` pairs at a
+    time by ``_batch`` (one value per pair); the one loop both LPIPS variants share."""
+
+    @torch.no_grad()
+    def distances(self, a: torch.Tensor, b: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+        """``[N]`` distances of the pairs (0 for identical images)."""
+        if a.shape != b.shape:
+            raise ValueError(f"LPIPS compares paired images of one shape, got {list(a.shape)} and {list(b.shape)}")
+        return torch.cat([self._batch(a[i : i + batch_size].float(), b[i : i + batch_size].float()).flatten().cpu()
+                          for i in range(0, len(a), batch_size)])
+
+    def _batch(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def __call__(self, a: torch.Tensor, b: torch.Tensor) -> float:
+        """Mean distance of the pairs."""
+        return float(self.distances(a, b).mean())
+
+
+class Lpips(PairedDistance):
     def __init__(self, pretrained_trunk: bool = True, device: str | torch.device = "cpu"):
         import lpips
 
@@ -41,46 +61,21 @@ class Lpips:
         self.device = torch.device(device)
         self.name = "lpips 0.1 alex" + ("" if pretrained_trunk else ", random AlexNet trunk (test only)")
 
-    @torch.no_grad()
-    def distances(self, a: torch.Tensor, b: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
-        """``[N]`` LPIPS distances of paired images ``[N, 3, H, W]`` in ``[0, 1]``."""
-        if a.shape != b.shape:
-            raise ValueError(f"LPIPS compares paired images of one shape, got {list(a.shape)} and {list(b.shape)}")
-        out = []
-        for i in range(0, len(a), batch_size):
-            x = a[i : i + batch_size].float().to(self.device) * 2 - 1
-            y = b[i : i + batch_size].float().to(self.device) * 2 - 1
-            out.append(self.net(x, y).flatten().cpu())
-        return torch.cat(out)
-
-    def __call__(self, a: torch.Tensor, b: torch.Tensor) -> float:
-        """Mean LPIPS distance of the pairs."""
-        return float(self.distances(a, b).mean())
+    def _batch(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return self.net(a.to(self.device) * 2 - 1, b.to(self.device) * 2 - 1)  # lpips takes images in [-1, 1]
 
 
-class FeatureLpips:
+class FeatureLpips(PairedDistance):
     """LPIPS-style distance (no learned weights) on the layers ``layers(images)`` returns (``[N, C, H, W]``
     each; images ``[N, 3, H, W]`` in ``[0, 1]``)."""
 
     def __init__(self, layers: Callable[[torch.Tensor], list[torch.Tensor]], name: str):
         self.layers, self.name = layers, name
 
-    @torch.no_grad()
-    def distances(self, a: torch.Tensor, b: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
-        """``[N]`` distances of paired images ``[N, 3, H, W]`` in ``[0, 1]`` (0 for identical images)."""
+    def _batch(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         import lpips
         from lpips.lpips import spatial_average
 
-        if a.shape != b.shape:
-            raise ValueError(f"LPIPS compares paired images of one shape, got {list(a.shape)} and {list(b.shape)}")
-        out = []
-        for i in range(0, len(a), batch_size):
-            fa, fb = self.layers(a[i : i + batch_size].float()), self.layers(b[i : i + batch_size].float())
-            per_layer = [spatial_average(((lpips.normalize_tensor(x) - lpips.normalize_tensor(y)) ** 2).sum(1, keepdim=True))
-                         for x, y in zip(fa, fb)]
-            out.append(torch.stack(per_layer).mean(0).flatten().cpu())
-        return torch.cat(out)
-
-    def __call__(self, a: torch.Tensor, b: torch.Tensor) -> float:
-        """Mean distance of the pairs."""
-        return float(self.distances(a, b).mean())
+        per_layer = [spatial_average(((lpips.normalize_tensor(x) - lpips.normalize_tensor(y)) ** 2).sum(1, keepdim=True))
+                     for x, y in zip(self.layers(a), self.layers(b))]
+        return torch.stack(per_layer).mean(0)

@@ -31,6 +31,7 @@ import torch
 from torch.nn import functional as F
 
 from dmpbench.backbones.mini import sha256_file
+from dmpbench.determinism import deterministic_cpu
 from dmpbench.metrics import verification
 from dmpbench.metrics.mini_faceid import (
     ARCH, CHECKPOINT_DIR, CONFIG_FILE, NET_DEFAULTS, WEIGHTS_FILE, embed_grid, make_face_net, random_face_net,
@@ -82,15 +83,8 @@ def build_mini_faceid(seed: int = 0, out_dir: str | os.PathLike | None = None, e
     hp = dict(DEFAULTS, **overrides)
     if epochs is not None:
         hp["epochs"] = epochs
-    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
-    torch.set_num_threads(int(hp["threads"]))
-    torch.use_deterministic_algorithms(True)
-    try:
-        with torch.random.fork_rng(devices=[]):
-            return _build(seed, Path(out_dir or CHECKPOINT_DIR), hp, log)
-    finally:
-        torch.set_num_threads(threads)
-        torch.use_deterministic_algorithms(deterministic)
+    with deterministic_cpu(hp["threads"]):
+        return _build(seed, Path(out_dir or CHECKPOINT_DIR), hp, log)
 
 
 def _build(seed: int, out: Path, hp: dict, log: Callable[[str], None]) -> dict:
