@@ -17,7 +17,7 @@ from dmpbench.runner.run import RunRequest, execute
 
 ROOT = Path(__file__).resolve().parent.parent
 GRID = ["--task", "base2new", "--method", "coop", "--dataset", "mini_shapes", "mini_letters", "--seed", "1", "2",
-        "--set", "method.epochs=2", "--no-progress"]
+        "--set", "method.steps=20", "--no-progress"]
 
 
 def _env(cache):
@@ -49,7 +49,7 @@ def _records(results: Path) -> dict[str, dict]:
 def single(tmp_path_factory):
     out = tmp_path_factory.mktemp("single")
     execute(RunRequest(task="base2new", method="coop", datasets=["mini_shapes", "mini_letters"], seeds=[1, 2],
-                       sets=["method.epochs=2"], results=out / "results", cache_dir=out / "cache", progress=False),
+                       sets=["method.steps=20"], results=out / "results", cache_dir=out / "cache", progress=False),
             say=lambda line: None)
     recs = _records(out / "results")
     assert len(recs) == 4

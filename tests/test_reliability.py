@@ -368,7 +368,7 @@ def test_sigkill_then_resume_gives_the_same_records(dmp_run, tmp_path, capsys):
     cache = tmp_path / "cache"
     shutil.copytree(dmp_run[0].cache_dir / "features", cache / "features")
     results = tmp_path / "results"
-    args = ["--task", "base2new", "--method", "coop", "--dataset", "mini_digits", "--set", "method.epochs=10",
+    args = ["--task", "base2new", "--method", "coop", "--dataset", "mini_digits", "--set", "method.steps=60",
             "--results", str(results), "--cache-dir", str(cache)]
     proc = subprocess.Popen(_cli(*args, "--seed", "1", "2", "3", "4"), env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,7 +85,14 @@ def resolve(req: RunRequest) -> tuple[type, type, dict[str, dict[str, Any]]]:
     return task_cls, method_cls, config
 
 
-def execute(req: RunRequest, say: Callable[[str], None] = print) -> list[dict[str, Any]]:
+def say_line(line: str) -> None:
+    """One ``write`` per line: under torchrun the ranks share one pipe, and ``print`` (two writes when stdout is
+    unbuffered) lets one rank's line land in the middle of another's."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def execute(req: RunRequest, say: Callable[[str], None] = say_line) -> list[dict[str, Any]]:
     task_cls, method_cls, config = resolve(req)
     shard = distributed.plan(req.shard, req.data_parallel, method_cls, req.method)
     report, say = say, shard.labelled(say)
