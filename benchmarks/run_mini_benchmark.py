@@ -34,20 +34,23 @@ from dmpbench.runner.run import RunRequest, execute
 
 TASKS = ["base2new", "cross_dataset", "domain_shift", "composition", "treecut"]
 METHODS = ["zeroshot", "coop", "dmp_coop"]
+#: the generators DMP is compared with (DMP Table 8); ``--methods stylus_top1 vae transformer`` adds their
+#: records to a committed run (they reuse its cache's repositories when ``--cache-dir`` is the same)
+GENERATORS = ["stylus_top1", "vae", "transformer"]
 #: settings of the committed benchmark beyond the defaults: CoOp reports its convergence (1x vs 2x the
 #: training) on the first seed's records (the check costs 2x a fit; one seed per dataset bounds it)
 CHECK = ("coop", ["method.convergence_check=true"])
 
 
-def fidelity_of(results: Path) -> dict[str, tuple[float, float]]:
-    """{label set: (repository_acc, dmp_acc)} from the base2new dmp_coop records (the same in each)."""
+def fidelity_of(results: Path, method: str = "dmp_coop") -> dict[str, tuple[float, float]]:
+    """{label set: (repository_acc, generated acc)} from a generator's base2new records (the same in each)."""
     import json
 
     fid = {}
-    for path in sorted(results.glob("base2new/dmp_coop/*/*/*.json")):
+    for path in sorted(results.glob(f"base2new/{method}/*/*/*.json")):
         rec = json.loads(path.read_text())
         for ds, f in rec["audit"].get("repository_fidelity", {}).items():
-            fid[ds] = (f["repository_acc"], f["dmp_acc"])
+            fid[ds] = (f["repository_acc"], f.get("dmp_acc", f.get("generated_acc")))
     return fid
 
 
@@ -63,12 +66,15 @@ def audit_summary(results: Path, hand: Path | None = None) -> str:
             rows.append([rec["task"], ds, rec["seed"], c["optimizer_steps_1x"], f"{c['train_loss_1x']:.3f} / {c['train_loss_2x']:.3f}",
                          f"{c['acc_1x']:.2f} / {c['acc_2x']:.2f}", f"{c['acc_2x'] - c['acc_1x']:+.2f}"])
     out = tabulate(rows, headers=["task", "dataset", "seed", "steps", "loss 1x / 2x", "acc 1x / 2x", "gain"], tablefmt="github")
+    for method in ["dmp_coop", *GENERATORS]:
+        gen = fidelity_of(results, method)
+        if gen:
+            rows = [[ds, f"{r:.2f}", f"{d:.2f}", f"{d - r:+.2f}"] for ds, (r, d) in gen.items()]
+            mean_r, mean_d = (sum(v[i] for v in gen.values()) / len(gen) for i in (0, 1))
+            rows.append(["mean", f"{mean_r:.2f}", f"{mean_d:.2f}", f"{mean_d - mean_r:+.2f}"])
+            out += f"\n\nrepository fidelity (base2new {method})\n" + tabulate(
+                rows, headers=["label set", "repository_acc", "generated acc", "gap"], tablefmt="github")
     fid = fidelity_of(results)
-    if fid:
-        rows = [[ds, f"{r:.2f}", f"{d:.2f}", f"{d - r:+.2f}"] for ds, (r, d) in fid.items()]
-        mean_r, mean_d = (sum(v[i] for v in fid.values()) / len(fid) for i in (0, 1))
-        rows.append(["mean", f"{mean_r:.2f}", f"{mean_d:.2f}", f"{mean_d - mean_r:+.2f}"])
-        out += "\n\nrepository fidelity (base2new DMP)\n" + tabulate(rows, headers=["label set", "repository_acc", "dmp_acc", "gap"], tablefmt="github")
     if hand is not None:
         both = fidelity_of(hand)
         common = [ds for ds in fid if ds in both]
@@ -111,7 +117,8 @@ def main() -> int:
     parser.add_argument("--cache-dir", type=Path, default=None)
     parser.add_argument("--fresh", action="store_true", help="empty cache and results first")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    parser.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS, help="methods to run (in this order)")
+    parser.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS + GENERATORS, help="methods to run (in this order)")
+    parser.add_argument("--tasks", nargs="+", default=TASKS, choices=TASKS, help="tasks to run")
     parser.add_argument("--workers", type=int, default=1, choices=(1, 2), help="2: two worker processes, one thread each")
     parser.add_argument("--compare-repo-init", type=Path, default=None, metavar="DIR",
                         help="also run base2new dmp_coop (seed 1) with repo_init=hand into DIR and print both repositories' fidelity")
@@ -123,9 +130,9 @@ def main() -> int:
         shutil.rmtree(args.results, ignore_errors=True)
     rows, phases = [], {}
     start_all = time.perf_counter()
-    jobs = [(m, t) for m in args.methods for t in TASKS]
+    jobs = [(m, t) for m in args.methods for t in args.tasks]
     if args.workers == 2:  # longest first: dmp_coop base2new (repositories + the 11-dataset DMP) starts at once
-        jobs.sort(key=lambda job: (job != ("dmp_coop", "base2new"), job[0] != "coop", METHODS.index(job[0])))
+        jobs.sort(key=lambda job: (job != ("dmp_coop", "base2new"), job[0] != "coop", (METHODS + GENERATORS).index(job[0])))
         # not a multiprocessing.Pool: its daemonic workers may not start the feature loader's processes
         with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"), initializer=_one_thread) as pool:
             outcomes = list(pool.map(_job, [(m, t, args.seeds, args.results, cache) for m, t in jobs]))

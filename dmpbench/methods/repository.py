@@ -1,0 +1,198 @@
+"""Generated-prompt methods over a CoOp prompt repository: what DMPClass and the generators it is compared
+with (Diffusion Meta-Prompts Table 8: VAE, transformer, GPT-2, Stylus top-1) share.
+
+1. Prompt repository: CoOp trained with ``repo_inits`` initialisations (40 in the paper; 16 in the mini
+   world) on each training dataset of the task (its base classes for base-to-new), on the K-shot draw of
+   ``repo_seed``. The paper says only "40 different initializations"; we read it as CoOp's random
+   initialisation N(0, 0.02) with 40 different draws (``repo_init: random``), so the repository has the
+   spread a generative model can learn; ``repo_init: hand`` starts every draw from "a photo of a" plus
+   the same noise.
+2. Conditions: the backbone's text embedding of each class name, one embedding per class (the paper's
+   answer to CLIP's 77-token limit), L2-normalised; ``condition: dataset`` uses the dataset name instead
+   (Table 11's ablation).
+3. A generator (the subclass: ``fit_generator``) learns prompts from conditions; at test time
+   ``generate`` gives the prompt sets for a label set and the task averages the metrics over them.
+
+The repository (per dataset, label split and CoOp recipe) is shared by every generator and cached under
+the cache directory, and so is each trained generator (per training pool and configuration); the run's
+seed seeds the sampling only. Every record's audit holds ``repository_fidelity``: for each training label
+set, the mean accuracy of the repository prompts and of the generated ones on the same test images.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from dmpbench.baselines.base import ClassificationMethod, FewShotData, LabelSet, Probe, TrainingPool, normalize
+from dmpbench.baselines.coop import COOP_DEFAULTS, COOP_RANGES, initial_contexts, schedule, train_contexts
+from dmpbench.cachefiles import atomic_path, try_load, write_json
+from dmpbench.config import SEED_MAX
+from dmpbench.context import stable_hash
+from dmpbench.locking import artefact_lock
+
+#: the repository's settings, shared by every generator (CoOp's recipe under a ``coop_`` prefix)
+REPOSITORY_DEFAULTS: dict[str, Any] = {
+    **{f"coop_{k}": v for k, v in COOP_DEFAULTS.items() if k not in ("init", "csc")},
+    "repo_inits": 40,
+    "repo_init": "random",
+    "repo_seed": 1,
+    "condition": "classnames",
+}
+REPOSITORY_RANGES: dict[str, Any] = {
+    **{f"coop_{k}": v for k, v in COOP_RANGES.items()}, "repo_inits": ">=1", "repo_init": ("random", "hand"),
+    "repo_seed": f"0..{SEED_MAX}", "condition": ("classnames", "dataset"),
+}
+#: the mini world's repository (issue 9's recipe; README "Protocol choices"): 16 random inits per dataset
+#: trained 50 steps at batch 128, lr 0.008 (random-init CoOp converges there: base accuracy of these
+#: repositories equals that of 400 steps at batch 32, within 0.4 points on the four original datasets), so
+#: that 16 x every training class x 50 steps stays affordable
+REPOSITORY_MINI: dict[str, Any] = {"coop_steps": 50, "coop_batch_size": 128, "coop_lr": 0.008, "repo_inits": 16}
+
+
+class RepositoryGenerator(ClassificationMethod):
+    """Base of the methods that learn to produce CoOp prompts from a label set's description."""
+
+    base_learner = "coop"
+    #: settings that change only how prompts are drawn from the trained generator (not its cache key)
+    sampling_keys: ClassVar[tuple[str, ...]] = ()
+    #: name of the generated prompts' accuracy in ``audit["repository_fidelity"]``
+    fidelity_name: ClassVar[str] = "generated_acc"
+    #: bump when the generator's training changes, so that cached generators are retrained
+    trainer_version: ClassVar[int] = 1
+    #: cache folder of the trained generators (default: the method's name)
+    artifact_kind: ClassVar[str] = ""
+
+    def _coop_config(self) -> dict:
+        cfg = {k.removeprefix("coop_"): v for k, v in self.config.items() if k.startswith("coop_")}
+        return {**cfg, "init": "", "csc": False}
+
+    # -- conditions -------------------------------------------------------------------------------
+    def condition(self, classnames: list[str] | tuple[str, ...], dataset: str) -> torch.Tensor:
+        """``[L, D]`` conditioning sequence: one text embedding per class name (or the dataset name)."""
+        texts = list(classnames) if self.config["condition"] == "classnames" else [dataset.replace("_", " ")]
+        with torch.no_grad():
+            return normalize(self.backbone.encode_text(texts).float()).cpu()
+
+    # -- repository -------------------------------------------------------------------------------
+    def repository(self, data: FewShotData) -> torch.Tensor:
+        """``[R, K, d]`` CoOp prompts for one dataset, trained once and cached."""
+        cfg = self._coop_config()
+        key = {"backbone": self.backbone.cache_key, "dataset": data.dataset, "seed": data.seed, "shots": data.shots,
+               "split": data.split, "classes": data.classnames, "coop": cfg, "inits": self.config["repo_inits"],
+               "init": self.config["repo_init"]}
+        path = self.ctx.artifact_dir("repository", key) / "prompts.safetensors"
+        with artefact_lock(path):  # concurrent ranks/shards: one trains it, the others wait and load
+            return self._repository(path, key, data)
+
+    def _repository(self, path: Path, key: dict, data: FewShotData) -> torch.Tensor:
+        cfg = self._coop_config()
+        r = int(self.config["repo_inits"])
+        if path.exists():  # a corrupt or wrong-shaped file is rebuilt (dmpbench.cachefiles)
+            cached = try_load(f"cached CoOp repository {path}", lambda: _prompts_of_shape(load_file(str(path))["prompts"], r))
+            if cached is not None:
+                return cached
+        init = initial_contexts(self.backbone, cfg, r, len(data.classnames), self.ctx.generator(offset=101, seed=data.seed))
+        if self.config["repo_init"] == "hand":
+            init = initial_contexts(self.backbone, {**cfg, "init": "a photo of a"}, r, 0, self.ctx.generator()) + init
+        prompts = train_contexts(self.backbone, data, cfg, self.ctx, init=init, desc="repository", seed=data.seed)
+        with atomic_path(path) as tmp:
+            save_file({"prompts": prompts.contiguous()}, str(tmp))
+        write_json(path.parent / "key.json", key, indent=1)
+        return prompts
+
+    def training_pairs(self, train_sets: list[FewShotData]) -> tuple[torch.Tensor, list[torch.Tensor], list[str]]:
+        """The repository as training data: prompts ``[N, K, d]``, each one's condition ``[L, D]`` and dataset."""
+        prompts, conds, names = [], [], []
+        for d in train_sets:
+            repo = self.repository(d)
+            prompts.append(repo)
+            conds.extend([self.condition(d.classnames, d.dataset)] * repo.shape[0])
+            names.extend([d.dataset] * repo.shape[0])
+        return torch.cat(prompts), conds, names
+
+    # -- fit ----------------------------------------------------------------------------------------
+    def fit(self, data: FewShotData, pool: TrainingPool) -> None:
+        # The repository and the generator are shared by every seed and task that trains on the same
+        # datasets: the repository is learned on the K-shot draw of ``repo_seed``; the run's seed only
+        # seeds the sampling of prompts.
+        train_sets = [pool.get(name, seed=int(self.config["repo_seed"])) for name in pool.names]
+        key = {"backbone": self.backbone.cache_key, "pool": [(d.dataset, d.split, d.shots, d.classnames) for d in train_sets],
+               "config": {k: v for k, v in self.config.items() if k not in self.sampling_keys}, **self.generator_key()}
+        kind = self.artifact_kind or self.name
+        directory = self.ctx.artifact_dir(kind, key)
+        self.train_sets, self.directory = train_sets, directory
+        cfg = self._coop_config()
+        self.ctx.audit["optimizer_steps"] = {"repository": {d.dataset: schedule(cfg, int(d.labels.numel()))[0] for d in train_sets},
+                                             **self.generator_steps()}
+        # concurrent ranks/shards wait for the one that trains it; with --data-parallel all ranks train it
+        with artefact_lock(directory / kind, collective=self.ctx.data_parallel):
+            self.fit_generator(directory, train_sets)
+
+    def generator_key(self) -> dict:
+        """What else determines the trained generator besides the pool and the settings."""
+        return {"trainer": self.trainer_version}
+
+    def generator_steps(self) -> dict[str, int]:
+        """Optimiser steps of the generator's training, for the audit (none by default)."""
+        return {}
+
+    @abstractmethod
+    def fit_generator(self, directory: Path, train_sets: list[FewShotData]) -> None:
+        """Train the generator on the repository of ``train_sets`` (or load it from ``directory``)."""
+
+    @abstractmethod
+    def generate(self, classnames: tuple[str, ...] | list[str], dataset: str, seed: int) -> torch.Tensor:
+        """``[P, K, d]`` prompts for a label set (``seed`` seeds any sampling)."""
+
+    # -- answers ------------------------------------------------------------------------------------
+    def _embed(self, prompts: torch.Tensor, classnames) -> torch.Tensor:
+        names = list(classnames)
+        return torch.stack([normalize(self.backbone.encode_with_context(p.to(self.ctx.device), names).float()) for p in prompts])
+
+    def class_embeddings(self, labels: LabelSet) -> torch.Tensor:
+        return self._embed(self.generate(labels.classnames, labels.dataset, self.ctx.seed), labels.classnames)
+
+    def fidelity_samples(self, data: FewShotData) -> torch.Tensor:
+        """The prompts generated for a training label set to measure repository fidelity: the test-time
+        sampling with seed ``repo_seed``, so that fidelity is a property of the trained generator, the
+        same in every record; cached beside it."""
+        sampling = {k: self.config[k] for k in (*self.sampling_keys, "repo_seed", "condition")}
+        path = self.directory / "fidelity" / f"{stable_hash({'classes': data.classnames, 'dataset': data.dataset, **sampling})}.safetensors"
+        with artefact_lock(path):  # concurrent ranks/shards sample it once
+            if path.exists():  # a corrupt file is sampled again (same seed, same prompts)
+                cached = try_load(f"cached fidelity samples {path}", lambda: load_file(str(path))["prompts"])
+                if cached is not None:
+                    return cached
+            prompts = self.generate(data.classnames, data.dataset, int(self.config["repo_seed"])).cpu()
+            with atomic_path(path) as tmp:
+                save_file({"prompts": prompts.contiguous()}, str(tmp))
+        return prompts
+
+    def probes(self) -> list[Probe]:
+        """Repository fidelity: for every label set the generator was trained on, the mean accuracy of its
+        repository prompts and of the prompts generated for that label set, on the same test images
+        (``audit["repository_fidelity"][dataset] = {"repository_acc", fidelity_name}``)."""
+        return [
+            Probe("repository_fidelity", LabelSet(tuple(d.classnames), d.dataset), d.split,
+                  {"repository_acc": lambda d=d: self._embed(self.repository(d), d.classnames),
+                   self.fidelity_name: lambda d=d: self._embed(self.fidelity_samples(d), d.classnames)})
+            for d in self.train_sets
+        ]
+
+
+def _prompts_of_shape(prompts: torch.Tensor, inits: int) -> torch.Tensor:
+    """A cached repository as saved: ``[inits, K, d]`` finite floats (anything else is rebuilt)."""
+    if prompts.dim() != 3 or prompts.shape[0] != inits or not torch.isfinite(prompts).all():
+        raise ValueError(f"shape {tuple(prompts.shape)}, expected [{inits}, K, d]")
+    return prompts
+
+
+def pooled(cond: torch.Tensor) -> torch.Tensor:
+    """A label set's ``[L, D]`` condition as one L2-normalised ``[D]`` vector (the mean of its class
+    embeddings): the fixed-width summary the non-sequence generators take."""
+    return normalize(cond.float().mean(0))
