@@ -34,9 +34,9 @@ from dmpbench.runner.run import RunRequest, execute
 
 TASKS = ["base2new", "cross_dataset", "domain_shift", "composition", "treecut"]
 METHODS = ["zeroshot", "coop", "dmp_coop"]
-#: the generators DMP is compared with (DMP Table 8); ``--methods stylus_top1 vae transformer`` adds their
+#: the generators DMP is compared with (DMP Table 8); ``--methods stylus_top1 vae transformer gpt2`` adds their
 #: records to a committed run (they reuse its cache's repositories when ``--cache-dir`` is the same)
-GENERATORS = ["stylus_top1", "vae", "transformer"]
+GENERATORS = ["stylus_top1", "vae", "transformer", "gpt2"]
 #: settings of the committed benchmark beyond the defaults: CoOp reports its convergence (1x vs 2x the
 #: training) on the first seed's records (the check costs 2x a fit; one seed per dataset bounds it)
 CHECK = ("coop", ["method.convergence_check=true"])

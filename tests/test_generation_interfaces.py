@@ -63,6 +63,23 @@ def test_generation_quality_record_through_the_runner(sd_folder, tmp_path, share
     assert len(files) == 1 and json.loads(files[0].read_text())["metrics"] == record["metrics"]
     again = execute(req, say=lines.append)  # resume: the record is read, nothing is rerun
     assert again[0]["metrics"] == record["metrics"] and any(line.startswith("skip") for line in lines)
+    # the synthesis weights are part of the record's key: other weights (here: another key) are a new run
+    from dmpbench.tasks import generation
+
+    assert record["models"]["synthesis"].startswith(f"sd1:{sd_folder}:")  # a local SD 1.x folder: path + content hash
+    loaded = next(v for k, v in generation._LOADED.items() if k[0] == str(sd_folder))
+    original = loaded._cache_key
+    try:
+        loaded._cache_key = original + "-retrained"
+        lines.clear()
+        (other,) = execute(req, say=lines.append)
+    finally:
+        loaded._cache_key = original
+    assert other["models"]["synthesis"] == original + "-retrained" and not any(line.startswith("skip") for line in lines)
+    assert len(list((tmp_path / "results").rglob("*.json"))) == 2
+    for path in (tmp_path / "results").rglob("*.json"):
+        if json.loads(path.read_text())["models"]["synthesis"] != original:
+            path.unlink()
     from dmpbench.leaderboard.build import build_leaderboards
 
     written, problems = build_leaderboards(tmp_path / "results", tmp_path / "boards", tasks=["generation_quality"])

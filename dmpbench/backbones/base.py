@@ -94,6 +94,13 @@ class Backbone(ABC):
         CoOp initialises its K context vectors from ``token_embeddings("a photo of a")``.
         """
 
+    def vocabulary_embeddings(self) -> torch.Tensor:
+        """The text model's whole token-embedding table ``[vocabulary, ctx_dim]`` (frozen; row i is token id i),
+        for methods that discretise prompts into tokens (DMP A.5.1's GPT-2 baseline)."""
+        from dmpbench.errors import DmpbenchError
+
+        raise DmpbenchError(f"backbone {self.name} does not expose its token-embedding table")
+
     @abstractmethod
     def encode_with_context(
         self,

@@ -289,6 +289,9 @@ class MiniCLIP(Backbone):
     def token_embeddings(self, text: str) -> torch.Tensor:
         return self.text.token_embeddings(text)
 
+    def vocabulary_embeddings(self) -> torch.Tensor:
+        return self.text.model.embeddings.word_embeddings.weight.detach()
+
     def encode_with_context(self, ctx, classnames, class_token_position="end", text_prompts=None, batch_size=256):
         return self.text.encode_with_context(ctx.to(self.device), list(classnames), class_token_position,
                                              text_prompts, batch_size)

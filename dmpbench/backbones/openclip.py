@@ -252,6 +252,10 @@ class OpenClipBackbone(Backbone):
         with torch.no_grad():
             return self.text.token_embedding(ids).float()
 
+    def vocabulary_embeddings(self) -> torch.Tensor:
+        self._need_text()
+        return self.text.token_embedding.weight.detach()
+
     def _prompt_ids(self, classnames: Sequence[str], k: int, position: str):
         """Token ids ``[C, L]`` of CoOp's reordered prompts and the ``[C, K]`` positions of the context tokens."""
         key = (tuple(classnames), k, position)

@@ -25,7 +25,8 @@ def slug(text: str) -> str:
 
 def run_key(task: str, method: str, backbone: str, dataset: str, seed: int, config: dict, identity: dict | None = None) -> str:
     """What determines a result: the run's coordinates, its resolved configuration and, from schema 2 on,
-    ``identity`` = {"data": the data's identity, "precision": ..., "device_type": "cpu"/"cuda"}."""
+    ``identity`` = {"data": the data's identity, "precision": ..., "device_type": "cpu"/"cuda"} and, for tasks
+    that run other weights than the CLIP backbone, {"models": Task.model_identity()}."""
     coords = {"task": task, "method": method, "backbone": backbone, "dataset": dataset, "seed": seed, "config": config}
     return stable_hash({**coords, **({"identity": identity} if identity is not None else {})})
 
@@ -38,7 +39,8 @@ def record_path(results: Path, task: str, method: str, backbone: str, dataset: s
 def record_identity(record: dict[str, Any]) -> dict[str, Any]:
     """The identity part of a record's key (records of schema 1 predate it: their data is unknown)."""
     device = record.get("device_type") or str(record.get("device", "")).split(":", 1)[0] or None
-    return {"data": record.get("data"), "precision": record.get("precision"), "device_type": device}
+    models = {"models": record["models"]} if record.get("models") else {}
+    return {"data": record.get("data"), "precision": record.get("precision"), "device_type": device, **models}
 
 
 def check_writable(results: Path) -> None:

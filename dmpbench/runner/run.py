@@ -107,6 +107,9 @@ def execute(req: RunRequest, say: Callable[[str], None] = say_line) -> list[dict
     identity = {"data": data_identity(req.backbone, data_root_from(req.data_root)), "precision": precision, "device_type": device.type}
     world = make_world(req.backbone, req.pretrained, data_root_from(req.data_root), device)
     task = task_cls(config["task"], world)
+    models = task.model_identity()
+    if models:  # the weights behind the metrics beyond the CLIP backbone (records.record_identity reads them back)
+        identity["models"] = models
     units = task.units(req.datasets)
     label = backbone_label(req.backbone, req.pretrained)
 
@@ -164,6 +167,7 @@ def _run_unit(req, task, method_cls, config, world, unit, seed, device, precisio
         "key": run_key(req.task, req.method, label, unit, seed, config, identity),
         "data": identity["data"],
         "device_type": identity["device_type"],
+        **({"models": identity["models"]} if "models" in identity else {}),
         "metrics": {ds: {m: round(float(v), 4) for m, v in vals.items()} for ds, vals in metrics.items()},
         "audit": ctx.audit,
         "timings": ctx.timer.as_dict(),

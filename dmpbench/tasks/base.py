@@ -35,6 +35,12 @@ class Task(ABC):
         """Checks of the resolved settings that need no model or data (run before any work); raise
         ``DmpbenchError``. Types and ranges are already checked."""
 
+    def model_identity(self) -> dict[str, str]:
+        """Weights the task runs besides the CLIP backbone (e.g. the synthesis model), as cache keys: they
+        go into every record's key and ``models`` field, so a record made with other weights is rerun,
+        never skipped. None by default (classification records' keys are unchanged)."""
+        return {}
+
     @abstractmethod
     def units(self, datasets: list[str] | None) -> list[str]:
         """The datasets runs are keyed by (one record per unit and seed); ``datasets`` is the user's

@@ -56,6 +56,9 @@ class GenerationQuality(Task):
         "guidance": None, "steps": None, "scheduler": None, "fid_features": "auto", "untrained_reference": "auto",
     }
 
+    def model_identity(self) -> dict[str, str]:
+        return {"synthesis": gen.synthesis_for(self.world, self.config["synthesis"]).cache_key}
+
     def units(self, datasets: list[str] | None) -> list[str]:
         return list(datasets or self.world.suite.get("generation_quality", DEFAULT_UNITS[self.world.name]))
 
