@@ -1,14 +1,16 @@
 """DMP's ablations on the mini world, one command and one committed table each, beside the published cells:
 
-    python benchmarks/dmp_ablations.py guidance    # Table 9: classifier-free guidance 4.5 / 5.5 / 6.5 / 7.5
-    python benchmarks/dmp_ablations.py condition   # Table 11: class names versus the dataset name as the condition
+    python benchmarks/dmp_ablations.py guidance    # Table 9: classifier-free guidance 4.5 / 5.5 / 6.5 / 7.5 (base2new)
+    python benchmarks/dmp_ablations.py condition   # Table 11: class names versus the dataset name as the condition (cross_dataset)
+    python benchmarks/dmp_ablations.py noise       # Table 14: 0% / 10% / 40% of the repository noised, sigma 0.01 (base2new)
 
-Each runs base2new ``dmp_coop`` over the eleven mini datasets and seeds 1 2 3 with the one setting changed
-(``--set method.guidance=...`` / ``method.condition=dataset``; everything else the committed recipe), writes
-the records under ``leaderboards/mini/ablations/<study>/`` and the table to ``leaderboards/ablations/<study>.md``.
-A guidance change only changes sampling: the trained DMP is the committed one (reused from ``--cache-dir`` when
-it is there). Table cells: the base2new average over the eleven datasets per seed (Base, New, All; HM of the
-average Base and New, as the leaderboards compute it), then mean ± std over the seeds.
+Each runs ``dmp_coop`` on the table's task over the mini datasets and seeds 1 2 3 with the one setting changed
+(``--set method.guidance=...`` / ``method.condition=dataset`` / ``method.repo_noise=...``; everything else the
+committed recipe), writes the records under ``leaderboards/mini/ablations/<study>/`` and the table to
+``leaderboards/ablations/<study>.md``. A guidance change only changes sampling: the trained DMP is reused from
+``--cache-dir`` when it is there. Table cells: per seed, the average over the evaluated datasets (base2new:
+Base, New, All and the HM of the average Base and New, as the leaderboards compute it; cross_dataset: the
+targets' accuracy, the source left out as in the paper), then mean ± std over the seeds.
 """
 
 from __future__ import annotations
@@ -25,32 +27,36 @@ from tabulate import tabulate
 from dmpbench.leaderboard.published import load_published
 from dmpbench.runner.run import RunRequest, execute
 
+BASE2NEW = ("base", "new", "hm", "all")
 STUDIES = {
-    # study: (published table, [(row label, --set list, published method name)])
-    "guidance": ("9", [(f"guidance {g}", [f"method.guidance={g}"], f"dmp_coop_cfg{str(g).replace('.', '_')}")
-                       for g in (4.5, 5.5, 6.5, 7.5)]),
-    "condition": ("11", [("class names", [], "dmp_coop"), ("dataset name", ["method.condition=dataset"], "dmp_coop_dataset_names")]),
+    # study: (task, published table, metrics, [(row label, --set list, published method name)])
+    "guidance": ("base2new", "9", BASE2NEW, [(f"guidance {g}", [f"method.guidance={g}"], f"dmp_coop_cfg{str(g).replace('.', '_')}")
+                                             for g in (4.5, 5.5, 6.5, 7.5)]),
+    "condition": ("cross_dataset", "11", ("acc",), [("class names", [], "dmp_coop"),
+                                                     ("dataset name", ["method.condition=dataset"], "dmp_coop_dataset_names")]),
+    "noise": ("base2new", "14", BASE2NEW, [("clean repository", [], "dmp_coop"), ("10% noised", ["method.repo_noise=0.1"], "dmp_coop_noise10"),
+                                           ("40% noised", ["method.repo_noise=0.4"], "dmp_coop_noise40")]),
 }
-METRICS = ("base", "new", "hm", "all")
 
 
-def averages(records: list[dict]) -> dict[str, tuple[float, float]]:
-    """metric -> (mean, std over seeds) of the per-seed averages over datasets."""
-    per_seed = []
-    for rec in records:
-        rows = list(rec["metrics"].values())
+def per_seed_average(metrics_by_dataset: dict[str, dict[str, float]]) -> dict[str, float]:
+    rows = list(metrics_by_dataset.values())
+    if "base" in rows[0]:
         base, new = (statistics.mean(r[m] for r in rows) for m in ("base", "new"))
-        per_seed.append({"base": base, "new": new, "hm": 2 * base * new / (base + new), "all": statistics.mean(r["all"] for r in rows)})
-    seeds = {m: [s[m] for s in per_seed] for m in METRICS}
-    return {m: (statistics.mean(v), statistics.stdev(v) if len(v) > 1 else 0.0) for m, v in seeds.items()}
+        return {"base": base, "new": new, "hm": 2 * base * new / (base + new), "all": statistics.mean(r["all"] for r in rows)}
+    return {"acc": statistics.mean(r["acc"] for r in rows)}
 
 
-def group_by_seed(records: list[dict]) -> list[dict]:
-    """One record per seed with every dataset's metrics (a run writes one record per dataset and seed)."""
+def averages(records: list[dict], metrics: tuple[str, ...]) -> dict[str, tuple[float, float]]:
+    """metric -> (mean, std over seeds) of the per-seed averages over the evaluated datasets; a transfer
+    record (evaluated on other datasets than its unit) leaves its source out."""
     seeds: dict[int, dict] = {}
     for rec in records:
-        seeds.setdefault(rec["seed"], {"seed": rec["seed"], "metrics": {}})["metrics"].update(rec["metrics"])
-    return list(seeds.values())
+        evaluated = {d: m for d, m in rec["metrics"].items() if len(rec["metrics"]) == 1 or d != rec["dataset"]}
+        seeds.setdefault(rec["seed"], {}).update(evaluated)
+    per_seed = [per_seed_average(m) for m in seeds.values()]
+    return {m: (statistics.mean(s[m] for s in per_seed), statistics.stdev([s[m] for s in per_seed]) if len(per_seed) > 1 else 0.0)
+            for m in metrics}
 
 
 def main() -> int:
@@ -61,26 +67,27 @@ def main() -> int:
     parser.add_argument("--results", type=Path, default=Path("leaderboards/mini/ablations"))
     parser.add_argument("--out", type=Path, default=Path("leaderboards/ablations"))
     args = parser.parse_args()
-    table, arms = STUDIES[args.study]
+    task, table, metrics, arms = STUDIES[args.study]
     published = load_published()
     published = published[(published["paper"] == "diffusion_meta_prompts") & (published["table"].astype(str) == table)
                           & (published["dataset"] == "average")]
     rows, timings = [], []
     for label, sets, paper_name in arms:
         start = time.perf_counter()
-        records = execute(RunRequest(task="base2new", method="dmp_coop", seeds=args.seeds, sets=sets, progress=False,
+        records = execute(RunRequest(task=task, method="dmp_coop", seeds=args.seeds, sets=sets, progress=False,
                                      results=args.results / args.study, cache_dir=args.cache_dir), say=lambda line: None)
         timings.append([label, f"{time.perf_counter() - start:.0f}"])
-        measured = averages(group_by_seed(records))
+        measured = averages(records, metrics)
         cells = {r.metric: r.value for r in published[published["method"] == paper_name].itertuples()}
-        rows.append([label, *(f"{measured[m][0]:.2f} ± {measured[m][1]:.2f}" for m in METRICS),
-                     *("" if m not in cells or math.isnan(cells[m]) else f"{cells[m]:.1f}" for m in METRICS)])
-        print(f"{label}: " + ", ".join(f"{m} {measured[m][0]:.2f}" for m in METRICS), file=sys.stderr, flush=True)
-    headers = ["dmp_coop", *(f"mini {m}" for m in METRICS), *(f"published {m}" for m in METRICS)]
+        rows.append([label, *(f"{measured[m][0]:.2f} ± {measured[m][1]:.2f}" for m in metrics),
+                     *("" if m not in cells or math.isnan(cells[m]) else f"{cells[m]:.1f}" for m in metrics)])
+        print(f"{label}: " + ", ".join(f"{m} {measured[m][0]:.2f}" for m in metrics), file=sys.stderr, flush=True)
+    headers = ["dmp_coop", *(f"mini {m}" for m in metrics), *(f"published {m}" for m in metrics)]
     args.out.mkdir(parents=True, exist_ok=True)
     text = (f"# DMP ablation: {args.study} (Diffusion Meta-Prompts Table {table})\n\n"
-            f"Mini world, base2new over the eleven mini datasets, `dmp_coop` with the committed recipe and one setting changed; "
-            f"mean ± std over seeds {' '.join(map(str, args.seeds))} of the per-seed averages (HM of the average Base and New). "
+            f"Mini world, {task}, `dmp_coop` with the committed recipe and one setting changed; mean ± std over seeds "
+            f"{' '.join(map(str, args.seeds))} of the per-seed averages over the evaluated datasets"
+            f"{' (HM of the average Base and New)' if task == 'base2new' else ' (targets only, the source left out)'}. "
             f"Published: the paper's average row (ViT-B/16, eleven CoOp datasets), labelled as such; an empty cell is one the "
             f"paper's text does not give. Records: `leaderboards/mini/ablations/{args.study}/`; command: "
             f"`python benchmarks/dmp_ablations.py {args.study}`.\n\n" + tabulate(rows, headers=headers, tablefmt="github") + "\n")

@@ -117,3 +117,10 @@ def test_conditioned_gpt2_learns_each_conditions_sequence():
         for _ in range(6):
             tokens = torch.cat([tokens, model.logits(cond, mask, tokens)[:, -1].argmax(-1, keepdim=True)], 1)
     assert torch.equal(tokens, seqs)
+
+
+def test_repository_noise_touches_the_share_asked_for(tmp_path, shared_cache):
+    """DMP A.5.3 / Table 14: repo_noise=0.4 noises 40% of the 22 repository prompts the generator trains on."""
+    audit = run("vae", tmp_path, shared_cache, sets=["method.repo_noise=0.4"])["audit"]
+    assert audit["repository_noise"] == {"noised": 9, "of": 22, "std": 0.01}
+    assert "repository_noise" not in run("vae", tmp_path / "clean", shared_cache)["audit"]

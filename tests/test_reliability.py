@@ -102,6 +102,22 @@ def test_audit_only_settings_do_not_split_rows(tmp_path, capsys):
     capsys.readouterr()
 
 
+def test_a_setting_added_later_at_its_default_does_not_split_rows(tmp_path, capsys):
+    """A record made before a setting existed (its config lacks the key) and one made with the setting at its
+    default are one configuration; the setting at another value is its own row."""
+    default = resolve(RunRequest(task="base2new", method="coop"))[2]
+    older = {**default, "method": {k: v for k, v in default["method"].items() if k != "momentum"}}
+    results = tmp_path / "results"
+    _synthetic(results, older, 1, 80.0, name="older")
+    _synthetic(results, default, 2, 82.0, name="newer")
+    _synthetic(results, {**default, "method": {**default["method"], "momentum": 0.5}}, 1, 70.0, name="other")
+    assert main(["leaderboard", "--results", str(results), "--out", str(tmp_path / "boards"), "--task", "base2new"]) == 0
+    csv = pd.read_csv(tmp_path / "boards" / "base2new.csv")
+    rows = csv[(csv.source == "reproduced") & (csv.dataset == "mini_shapes") & (csv.metric == "base")].set_index("method")
+    assert set(rows.index) == {"coop", "coop [method.momentum=0.5]"} and rows.loc["coop", "seeds"] == 2
+    capsys.readouterr()
+
+
 def test_item1_duplicate_records_of_one_seed_count_once(tmp_path, capsys):
     default = resolve(RunRequest(task="base2new", method="coop"))[2]
     results = tmp_path / "results"

@@ -53,10 +53,15 @@ def _audit_settings(method: str) -> tuple[str, ...]:
 
 
 def comparable_config(record: dict[str, Any]) -> dict[str, Any]:
-    """The record's configuration without the method's audit-only settings."""
+    """The record's configuration without the method's audit-only settings, and with the settings it
+    lacks filled in from today's defaults: a setting added to a method later defaults to the behaviour
+    before it existed, so a record made before it and one made with its default are one configuration."""
     audit_only = _audit_settings(record["method"])
     config = dict(record["config"])
-    config["method"] = {k: v for k, v in config.get("method", {}).items() if k not in audit_only}
+    for section, name in (("task", record["task"]), ("method", record["method"])):
+        defaults = _defaults(section, name, record.get("world", "")) or {}
+        config[section] = {**defaults, **config.get(section, {})}
+    config["method"] = {k: v for k, v in config["method"].items() if k not in audit_only}
     return config
 
 

@@ -42,10 +42,14 @@ REPOSITORY_DEFAULTS: dict[str, Any] = {
     "repo_init": "random",
     "repo_seed": 1,
     "condition": "classnames",
+    # DMP A.5.3 / Table 14: this share of the repository's prompts gets additive Gaussian noise of std
+    # ``repo_noise_std`` before a generator is trained on it (0: the clean repository)
+    "repo_noise": 0.0,
+    "repo_noise_std": 0.01,
 }
 REPOSITORY_RANGES: dict[str, Any] = {
     **{f"coop_{k}": v for k, v in COOP_RANGES.items()}, "repo_inits": ">=1", "repo_init": ("random", "hand"),
-    "repo_seed": f"0..{SEED_MAX}", "condition": ("classnames", "dataset"),
+    "repo_seed": f"0..{SEED_MAX}", "condition": ("classnames", "dataset"), "repo_noise": "0..1", "repo_noise_std": ">=0",
 }
 #: the mini world's repository (issue 9's recipe; README "Protocol choices"): 16 random inits per dataset
 #: trained 50 steps at batch 128, lr 0.008 (random-init CoOp converges there: base accuracy of these
@@ -106,14 +110,23 @@ class RepositoryGenerator(ClassificationMethod):
         return prompts
 
     def training_pairs(self, train_sets: list[FewShotData]) -> tuple[torch.Tensor, list[torch.Tensor], list[str]]:
-        """The repository as training data: prompts ``[N, K, d]``, each one's condition ``[L, D]`` and dataset."""
+        """The repository as training data: prompts ``[N, K, d]``, each one's condition ``[L, D]`` and dataset;
+        with ``repo_noise`` > 0, that share of the prompts (drawn from ``repo_seed``) noised as DMP A.5.3:
+        ``S(c)_i + n_i``, ``n_i ~ N(0, repo_noise_std^2)``."""
         prompts, conds, names = [], [], []
         for d in train_sets:
             repo = self.repository(d)
             prompts.append(repo)
             conds.extend([self.condition(d.classnames, d.dataset)] * repo.shape[0])
             names.extend([d.dataset] * repo.shape[0])
-        return torch.cat(prompts), conds, names
+        prompts = torch.cat(prompts)
+        share = float(self.config["repo_noise"])
+        if share > 0:
+            gen = torch.Generator().manual_seed(int(self.config["repo_seed"]) * 1000 + 303)
+            chosen = torch.randperm(prompts.shape[0], generator=gen)[: round(share * prompts.shape[0])]
+            prompts = prompts.clone()
+            prompts[chosen] += float(self.config["repo_noise_std"]) * torch.randn(prompts[chosen].shape, generator=gen)
+        return prompts, conds, names
 
     # -- fit ----------------------------------------------------------------------------------------
     def fit(self, data: FewShotData, pool: TrainingPool) -> None:
@@ -126,6 +139,10 @@ class RepositoryGenerator(ClassificationMethod):
         kind = self.artifact_kind or self.name
         directory = self.ctx.artifact_dir(kind, key)
         self.train_sets, self.directory = train_sets, directory
+        if float(self.config["repo_noise"]) > 0:  # what the generator was trained on (cached or not)
+            total = int(self.config["repo_inits"]) * len(train_sets)
+            self.ctx.audit["repository_noise"] = {"noised": round(float(self.config["repo_noise"]) * total), "of": total,
+                                                  "std": float(self.config["repo_noise_std"])}
         cfg = self._coop_config()
         self.ctx.audit["optimizer_steps"] = {"repository": {d.dataset: schedule(cfg, int(d.labels.numel()))[0] for d in train_sets},
                                              **self.generator_steps()}

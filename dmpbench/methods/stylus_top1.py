@@ -34,7 +34,9 @@ class StylusTop1(RepositoryGenerator):
     world_defaults = {"mini": REPOSITORY_MINI}
 
     def fit_generator(self, directory: Path, train_sets: list[FewShotData]) -> None:
-        self.entries = [(d.dataset, pooled(self.condition(d.classnames, d.dataset)), self.repository(d)) for d in train_sets]
+        prompts, _, names = self.training_pairs(train_sets)
+        self.entries = [(d.dataset, pooled(self.condition(d.classnames, d.dataset)), prompts[[n == d.dataset for n in names]])
+                        for d in train_sets]
         self.ctx.audit["stylus"] = {"entries": len(self.entries), "prompts": sum(int(p.shape[0]) for _, _, p in self.entries)}
 
     def nearest(self, classnames, dataset: str) -> int:

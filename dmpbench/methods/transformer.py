@@ -112,8 +112,9 @@ class TransformerRegressor(RepositoryGenerator):
             if try_load(f"cached transformer {directory}", lambda: self._load(directory, encoder)) is not None:
                 self.ctx.audit["transformer"] = {"reused": True, **json.loads((directory / "history.json").read_text())}
                 return
-        repos = [self.repository(d) for d in train_sets]
-        flat = torch.cat(repos).flatten(1).float()
+        prompts, _, names = self.training_pairs(train_sets)
+        repos = [prompts[[n == d.dataset for n in names]] for d in train_sets]
+        flat = prompts.flatten(1).float()
         self.prompt_shape = tuple(repos[0].shape[1:])
         self.subspace = PrincipalSubspace(flat.shape[1], max(1, flat.shape[0] - 1)).fit(flat)
         targets = [self.subspace(r.flatten(1).float()).to(self.ctx.device) for r in repos]
