@@ -17,6 +17,7 @@ BUILTINS: list[tuple[str, str, str, str]] = [
     ("methods", "stylus_top1", "dmpbench.methods.stylus_top1:StylusTop1", "Stylus top-1: the repository prompts of the training label set nearest to the request"),
     ("methods", "vae", "dmpbench.methods.vae:VAEGenerator", "Conditional VAE: samples CoOp prompts from a latent draw and the label set's description"),
     ("methods", "gpt2", "dmpbench.methods.gpt2:GPT2Generator", "GPT-2 generating top-5 token discretisations of CoOp prompts from the label set's description"),
+    ("methods", "prompt_diffusion", "dmpbench.methods.prompt_diffusion:PromptDiffusionCoOp", "Prompt Diffusion over CoOp: a per-image prompt sampled by a diffusion transformer"),
     ("methods", "transformer", "dmpbench.methods.transformer:TransformerRegressor", "Transformer + LoRA regressing the CoOp prompt from the label set's text"),
     ("backbones", "mini", "dmpbench.backbones.mini:MiniCLIP", "built-in mini CLIP: frozen MiniLM text tower, dmpbench-trained image tower"),
     ("backbones", "openclip", "dmpbench.backbones.openclip:OpenClipBackbone", "any open_clip model (default ViT-B-16, openai weights)"),

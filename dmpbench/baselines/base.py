@@ -123,9 +123,18 @@ class ClassificationMethod(Method):
     def fit(self, data: FewShotData, pool: TrainingPool) -> None:
         """Learn from the unit's K-shot data (``pool`` gives the task's other training sets)."""
 
+    #: True for methods whose classifier depends on the image (CoCoOp, Prompt Diffusion): the task then
+    #: scores them with ``image_class_embeddings`` instead of ``class_embeddings``
+    per_image: ClassVar[bool] = False
+
     @abstractmethod
     def class_embeddings(self, labels: LabelSet) -> torch.Tensor:
         """``[P, C, D]`` L2-normalised text-side class embeddings for ``labels.classnames``."""
+
+    def image_class_embeddings(self, labels: LabelSet, image_features: torch.Tensor) -> torch.Tensor:
+        """``[P, N, C, D]``: each of the N test images' own L2-normalised class embeddings (``per_image``
+        methods only); ``image_features`` ``[N, D]`` are the backbone's, not normalised."""
+        raise NotImplementedError(f"{self.name} does not condition its classifier on the image")
 
     def probes(self) -> list[Probe]:
         """Checks of the fitted method for the audit (see ``Probe``); none by default."""

@@ -26,6 +26,16 @@ def prompt_set_accuracies(image_features: torch.Tensor, class_embeddings: torch.
     return torch.stack(out)
 
 
+def per_image_accuracies(image_features: torch.Tensor, class_embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Top-1 accuracy in % of each of P prompt sets when every image has its own classifier
+    (image-conditioned prompts: CoCoOp, Prompt Diffusion): ``class_embeddings`` [P, N, C, D]."""
+    feats = image_features.float()
+    feats = feats / feats.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    emb = class_embeddings.float().to(feats.device)
+    pred = torch.einsum("nd,pncd->pnc", feats, emb).argmax(dim=-1)
+    return (pred == labels.to(feats.device)).float().mean(dim=1) * 100.0
+
+
 def accuracy(image_features: torch.Tensor, class_embeddings: torch.Tensor, labels: torch.Tensor) -> float:
     """Mean top-1 accuracy (%) over the P prompt sets (DMP reports the mean over sampled prompts)."""
     if labels.numel() == 0:

@@ -62,6 +62,8 @@ def resolve(req: RunRequest) -> tuple[type, type, dict[str, dict[str, Any]]]:
             f"method {req.method!r} cannot serve task {req.task!r} (it needs {task_cls.capability!r}); "
             f"{req.method} serves: {', '.join(served) or 'no built-in task'}"
         )
+    if getattr(method_cls, "per_image", False) and not getattr(task_cls, "per_image_methods", True):
+        raise DmpbenchError(f"task {req.task!r} scores one classifier per label set; method {req.method!r} gives one per image")
     user = merge(load_config_file(req.config_file) if req.config_file else {}, parse_set(req.sets))
     world = world_name(req.backbone)
     method_defaults = {**method_cls.default_config, **getattr(method_cls, "world_defaults", {}).get(world, {})}

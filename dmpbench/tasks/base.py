@@ -25,6 +25,8 @@ class Task(ABC):
     default_config: ClassVar[dict[str, Any]] = {}
     #: bounds of settings (rule format in ``dmpbench.config``); types come from ``default_config``
     ranges: ClassVar[dict[str, Any]] = {"shots": ">=1"}
+    #: whether the protocol can score methods whose classifier depends on the image (``per_image``)
+    per_image_methods: ClassVar[bool] = True
 
     def __init__(self, config: dict[str, Any], world: World):
         self.config = check_keys("task", self.name, config, self.default_config, self.ranges)

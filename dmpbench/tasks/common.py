@@ -14,7 +14,7 @@ from dmpbench.context import RunContext
 from dmpbench.data.base import Item
 from dmpbench.errors import DmpbenchError
 from dmpbench.data.splits import ClassSplit, all_classes, base_new, few_shot
-from dmpbench.metrics.classification import accuracy
+from dmpbench.metrics.classification import accuracy, per_image_accuracies
 from dmpbench.world import World
 
 
@@ -113,6 +113,11 @@ def run_probes(world: World, ctx: RunContext, method: ClassificationMethod) -> N
 
 def score(method: ClassificationMethod, ctx: RunContext, labelset: LabelSet, feats: torch.Tensor, labels: torch.Tensor) -> float:
     """Accuracy (%) of the method's classifier(s) for the label set, averaged over its prompt sets."""
+    if getattr(method, "per_image", False):  # every test image gets its own classifier
+        with ctx.phase("sample"), torch.no_grad(), ctx.autocast():
+            emb = method.image_class_embeddings(labelset, feats)
+        with ctx.phase("evaluate"):
+            return float(per_image_accuracies(feats, emb, labels).mean())
     with ctx.phase("sample"), torch.no_grad(), ctx.autocast():
         emb = method.class_embeddings(labelset)
     with ctx.phase("evaluate"):

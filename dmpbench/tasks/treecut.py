@@ -40,6 +40,7 @@ class Treecut(Task):
     # source: "" = the world's cross-dataset source (ImageNet / mini_mnist)
     default_config = {"shots": 16, "tree": "", "treecut_seed": 0, "source": ""}
     ranges = {"shots": ">=1", "treecut_seed": f"0..{SEED_MAX}"}
+    per_image_methods = False  # MTA/HCA score a classifier per treecut label set, not per image
 
     @classmethod
     def validate_config(cls, config: dict) -> None:

@@ -1,0 +1,80 @@
+"""Prompt Diffusion over CoOp (per-image prompts) and the per-image scoring path the tasks use for it."""
+
+import pytest
+import torch
+
+from dmpbench.baselines.base import FewShotData, LabelSet, TrainingPool
+from dmpbench.cli import main
+from dmpbench.context import RunContext
+from dmpbench.metrics.classification import per_image_accuracies, prompt_set_accuracies
+from dmpbench.methods.prompt_diffusion import PromptDiffusionCoOp
+
+TINY = {"coop_steps": 3, "overfit_steps": 2, "train_steps": 3, "width": 16, "layers": 1, "heads": 2, "sample_steps": 2,
+        "batch_size": 8}
+NAMES = ["circle", "square", "triangle"]
+
+
+@pytest.fixture(scope="module")
+def backbone():
+    from dmpbench.backbones.mini import MiniCLIP
+
+    return MiniCLIP()
+
+
+def _data(backbone, n=12) -> FewShotData:
+    gen = torch.Generator().manual_seed(0)
+    return FewShotData("mini_shapes", NAMES, torch.randn(n, backbone.embed_dim, generator=gen), torch.arange(n) % 3, split="base")
+
+
+def _fitted(backbone, tmp_path, seed=1, **overrides):
+    ctx = RunContext(device=torch.device("cpu"), precision="fp32", seed=seed, cache_dir=tmp_path, progress=False)
+    method = PromptDiffusionCoOp(backbone, {**TINY, **overrides}, ctx)
+    data = _data(backbone)
+    method.fit(data, TrainingPool(["mini_shapes"], lambda name, s: data, seed))
+    return method, ctx
+
+
+def test_per_image_accuracy_matches_shared_classifiers_when_every_image_has_the_same_one():
+    gen = torch.Generator().manual_seed(0)
+    feats, labels = torch.randn(10, 8, generator=gen), torch.randint(0, 4, (10,), generator=gen)
+    emb = torch.nn.functional.normalize(torch.randn(2, 4, 8, generator=gen), dim=-1)
+    shared = prompt_set_accuracies(feats, emb, labels)
+    assert torch.allclose(per_image_accuracies(feats, emb[:, None].expand(2, 10, 4, 8), labels), shared)
+    # and an image with its own classifier is scored with it: flip image 0's classes so it is always right
+    own = emb[:, None].expand(2, 10, 4, 8).clone()
+    own[:, 0] = 0
+    own[:, 0, labels[0]] = torch.nn.functional.normalize(feats[0], dim=0)
+    assert (per_image_accuracies(feats, own, labels) >= shared).all()
+
+
+def test_prompt_diffusion_fits_overfits_and_gives_each_image_its_prompt(backbone, tmp_path):
+    method, ctx = _fitted(backbone, tmp_path)
+    audit = ctx.audit["prompt_diffusion"]
+    assert audit["reused"] is False and audit["overfit_images"] == 12 and len(audit["overfit_acc"]) == 2
+    assert ctx.audit["optimizer_steps"] == {"coop": 3, "overfit_per_image": 2, "diffusion": 3}
+    feats = torch.randn(5, backbone.embed_dim)
+    emb = method.image_class_embeddings(LabelSet(tuple(NAMES), "mini_shapes"), feats)
+    assert emb.shape == (1, 5, 3, backbone.embed_dim)
+    assert torch.allclose(emb.norm(dim=-1), torch.ones(1, 5, 3), atol=1e-4)
+    prompts = method.sample_prompts(feats, seed=1)
+    assert prompts.shape == (1, 5, *method.base.shape)
+    assert not torch.allclose(prompts[0, 0], prompts[0, 1])  # per image
+    assert torch.equal(prompts, method.sample_prompts(feats, seed=1))  # seeded
+    assert not torch.equal(prompts, method.sample_prompts(feats, seed=2))
+    assert "mini_shapes" in ctx.audit["prompt_diffusion"]["seconds_per_image"]
+    again, ctx2 = _fitted(backbone, tmp_path)  # cached: the same denoiser, not retrained
+    assert ctx2.audit["prompt_diffusion"]["reused"] is True
+    assert torch.equal(again.sample_prompts(feats, seed=1), prompts)
+
+
+def test_overfitting_fits_each_image(backbone, tmp_path):
+    method, ctx = _fitted(backbone, tmp_path / "o", overfit_steps=5)
+    before, after = ctx.audit["prompt_diffusion"]["overfit_acc"]
+    assert after >= before and after == 100.0  # five steps at the recipe's lr fit every training image
+
+
+def test_treecut_refuses_a_per_image_method_before_any_work(tmp_path, capsys):
+    assert main(["run", "--task", "treecut", "--method", "prompt_diffusion", "--results", str(tmp_path / "r"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "gives one per image" in err[0]
+    assert not (tmp_path / "r").exists() or not list((tmp_path / "r").rglob("*.json"))
