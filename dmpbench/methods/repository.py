@@ -134,8 +134,11 @@ class RepositoryGenerator(ClassificationMethod):
         # datasets: the repository is learned on the K-shot draw of ``repo_seed``; the run's seed only
         # seeds the sampling of prompts.
         train_sets = [pool.get(name, seed=int(self.config["repo_seed"])) for name in pool.names]
+        ignored = set(self.sampling_keys)
+        if not float(self.config["repo_noise"]):  # the clean repository: the same generator as before the option existed
+            ignored |= {"repo_noise", "repo_noise_std"}
         key = {"backbone": self.backbone.cache_key, "pool": [(d.dataset, d.split, d.shots, d.classnames) for d in train_sets],
-               "config": {k: v for k, v in self.config.items() if k not in self.sampling_keys}, **self.generator_key()}
+               "config": {k: v for k, v in self.config.items() if k not in ignored}, **self.generator_key()}
         kind = self.artifact_kind or self.name
         directory = self.ctx.artifact_dir(kind, key)
         self.train_sets, self.directory = train_sets, directory
