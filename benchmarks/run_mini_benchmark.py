@@ -37,6 +37,8 @@ METHODS = ["zeroshot", "coop", "dmp_coop"]
 #: the generators DMP is compared with (DMP Table 8); ``--methods stylus_top1 vae transformer gpt2`` adds their
 #: records to a committed run (they reuse its cache's repositories when ``--cache-dir`` is the same)
 GENERATORS = ["stylus_top1", "vae", "transformer", "gpt2"]
+#: other methods the script can run (a task a method cannot serve, e.g. treecut for prompt_diffusion, is skipped)
+OTHERS = ["prompt_diffusion"]
 #: settings of the committed benchmark beyond the defaults: CoOp reports its convergence (1x vs 2x the
 #: training) on the first seed's records (the check costs 2x a fit; one seed per dataset bounds it)
 CHECK = ("coop", ["method.convergence_check=true"])
@@ -110,6 +112,19 @@ def _job(job) -> tuple[str, str, list, float]:
 T0 = time.perf_counter()
 
 
+def _serves(method: str, task: str) -> bool:
+    """Whether the method can run the task at all (checked as ``dmpbench run`` checks it, before any work)."""
+    from dmpbench.errors import DmpbenchError
+    from dmpbench.runner.run import resolve
+
+    try:
+        resolve(RunRequest(task=task, method=method))
+    except DmpbenchError as exc:
+        print(f"skipped: {task} x {method}: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--results", type=Path, default=Path("leaderboards/mini/records"))
@@ -117,7 +132,7 @@ def main() -> int:
     parser.add_argument("--cache-dir", type=Path, default=None)
     parser.add_argument("--fresh", action="store_true", help="empty cache and results first")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    parser.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS + GENERATORS, help="methods to run (in this order)")
+    parser.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS + GENERATORS + OTHERS, help="methods to run (in this order)")
     parser.add_argument("--tasks", nargs="+", default=TASKS, choices=TASKS, help="tasks to run")
     parser.add_argument("--workers", type=int, default=1, choices=(1, 2), help="2: two worker processes, one thread each")
     parser.add_argument("--compare-repo-init", type=Path, default=None, metavar="DIR",
@@ -130,9 +145,9 @@ def main() -> int:
         shutil.rmtree(args.results, ignore_errors=True)
     rows, phases = [], {}
     start_all = time.perf_counter()
-    jobs = [(m, t) for m in args.methods for t in args.tasks]
+    jobs = [(m, t) for m in args.methods for t in args.tasks if _serves(m, t)]
     if args.workers == 2:  # longest first: dmp_coop base2new (repositories + the 11-dataset DMP) starts at once
-        jobs.sort(key=lambda job: (job != ("dmp_coop", "base2new"), job[0] != "coop", (METHODS + GENERATORS).index(job[0])))
+        jobs.sort(key=lambda job: (job != ("dmp_coop", "base2new"), job[0] != "coop", (METHODS + GENERATORS + OTHERS).index(job[0])))
         # not a multiprocessing.Pool: its daemonic workers may not start the feature loader's processes
         with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"), initializer=_one_thread) as pool:
             outcomes = list(pool.map(_job, [(m, t, args.seeds, args.results, cache) for m, t in jobs]))
