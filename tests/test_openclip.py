@@ -57,6 +57,13 @@ def test_token_embeddings(bb):
     assert torch.equal(emb[0], emb[3])  # "a" twice
 
 
+def test_vocabulary_embeddings_are_the_token_table(bb):
+    table = bb.vocabulary_embeddings()
+    assert table.shape == (49408, bb.ctx_dim) and not table.requires_grad
+    ids = bb.tokenizer.encode("a photo of a")
+    assert torch.equal(table[ids].float(), bb.token_embeddings("a photo of a"))
+
+
 def test_unified_context_equals_hand_prompt(bb, reference):
     ctx = bb.token_embeddings("a photo of a").requires_grad_(True)
     out = bb.encode_with_context(ctx, NAMES, batch_size=2)  # several class batches
