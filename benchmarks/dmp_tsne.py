@@ -25,7 +25,9 @@ import torch
 from tabulate import tabulate
 
 
-def fitted_dmp(cache_dir: Path | None):
+def fitted_dmp(cache_dir: Path | None, with_world: bool = False):
+    """The base2new ``dmp_coop`` of the mini defaults, fitted (its training label sets in ``train_sets``);
+    with ``with_world``, also the world and run context it was fitted in."""
     from dmpbench.context import PhaseTimer, RunContext
     from dmpbench.runner.run import RunRequest, default_cache_dir, resolve
     from dmpbench.runner.worlds import make_world
@@ -42,7 +44,7 @@ def fitted_dmp(cache_dir: Path | None):
     names = task.units(None)
     pool = common.training_pool(world, ctx, names, int(task.config["shots"]), "base")
     method.fit(pool.get(names[0]), pool)
-    return method
+    return (method, world, ctx) if with_world else method
 
 
 def main() -> int:
