@@ -32,9 +32,9 @@ from safetensors.torch import load_model, save_model
 from torch import nn
 
 from dmpbench.baselines.base import FewShotData
-from dmpbench.cachefiles import atomic_path, try_load, write_json
+from dmpbench.cachefiles import atomic_path
 from dmpbench.errors import DmpbenchError
-from dmpbench.methods.repository import REPOSITORY_DEFAULTS, REPOSITORY_MINI, REPOSITORY_RANGES, RepositoryGenerator
+from dmpbench.methods.repository import REPOSITORY_DEFAULTS, REPOSITORY_MINI, REPOSITORY_RANGES, RepositoryGenerator, optimise
 from dmpbench.registry import METHODS
 
 TOP = 5  # tokens per context position (the paper's top-5)
@@ -102,10 +102,8 @@ class GPT2Generator(RepositoryGenerator):
 
     def fit_generator(self, directory: Path, train_sets: list[FewShotData]) -> None:
         self.vocabulary = self.backbone.vocabulary_embeddings().float().cpu()
-        if (directory / "done").exists():  # a corrupt cached model is retrained
-            if try_load(f"cached GPT-2 {directory}", lambda: self._load(directory)) is not None:
-                self.ctx.audit["gpt2"] = {"reused": True, **json.loads((directory / "history.json").read_text())}
-                return
+        if self.load_cached(directory, self._load):
+            return
         prompts, conds, _ = self.training_pairs(train_sets)
         self.prompt_shape = tuple(prompts.shape[1:])
         targets = nearest_tokens(prompts, self.vocabulary).flatten(1)  # [N, K * TOP]
@@ -119,26 +117,19 @@ class GPT2Generator(RepositoryGenerator):
             self.model = ConditionedGPT2(self.vocabulary.shape[0], cond.shape[2], MAX_POSITIONS,
                                          int(self.config["width"]), int(self.config["layers"]), int(self.config["heads"]))
         opt = torch.optim.AdamW(self.model.parameters(), lr=float(self.config["gpt2_lr"]), weight_decay=1e-4)
-        steps, bs = int(self.config["gpt2_steps"]), int(self.config["gpt2_batch_size"])
-        bar = self.ctx.bar(total=steps, desc="gpt2")
-        self.model.train()
-        for _ in range(steps):
+        bs = int(self.config["gpt2_batch_size"])
+
+        def step_loss() -> torch.Tensor:
             idx = torch.randint(0, targets.shape[0], (bs,), generator=gen)
             logits = self.model.logits(cond[idx], cond_mask[idx], targets[idx, :-1])
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets[idx].reshape(-1))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            bar.update(1)
-        bar.close()
-        self.model.eval()
+            return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets[idx].reshape(-1))
+
+        loss = optimise(self.ctx, self.model, opt, int(self.config["gpt2_steps"]), "gpt2", step_loss)
         history = {"pretrained": False, "repository": int(targets.shape[0]), "distinct_token_sequences": distinct,
-                   "final_loss": round(float(loss.detach()), 4)}
+                   "final_loss": round(float(loss), 4)}
         with atomic_path(directory / "gpt2.safetensors") as tmp:
             save_model(self.model, str(tmp))  # the input and output token embeddings are tied
-        write_json(directory / "history.json", {**history, "prompt_shape": list(self.prompt_shape), "model": self.model.config_dict})
-        write_json(directory / "done", {"ok": True})
-        self.ctx.audit["gpt2"] = {"reused": False, **history}
+        self.mark_trained(directory, history, prompt_shape=list(self.prompt_shape), model=self.model.config_dict)
 
     def _load(self, directory: Path) -> bool:
         meta = json.loads((directory / "history.json").read_text())

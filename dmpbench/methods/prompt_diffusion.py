@@ -41,6 +41,7 @@ from dmpbench.baselines.coop import COOP_DEFAULTS, COOP_MINI, COOP_RANGES, CoOp
 from dmpbench.cachefiles import atomic_path, try_load, write_json
 from dmpbench.errors import DmpbenchError
 from dmpbench.locking import artefact_lock
+from dmpbench.methods.repository import optimise
 from dmpbench.registry import METHODS
 
 
@@ -163,22 +164,17 @@ class PromptDiffusionCoOp(ClassificationMethod):
         noise_schedule = DDPMScheduler(num_train_timesteps=int(self.config["timesteps"]))
         opt = torch.optim.AdamW(self.model.parameters(), lr=float(self.config["lr"]), weight_decay=1e-4)
         gen = self.ctx.generator(offset=223)
-        steps, bs = int(self.config["train_steps"]), int(self.config["batch_size"])
-        bar = self.ctx.bar(total=steps, desc=f"prompt diffusion {data.dataset}")
-        for _ in range(steps):
+        bs = int(self.config["batch_size"])
+
+        def step_loss() -> torch.Tensor:
             idx = torch.randint(0, x0.shape[0], (bs,), generator=gen)
             t = torch.randint(0, int(self.config["timesteps"]), (bs,), generator=gen)
             noise = torch.randn(x0[idx].shape, generator=gen)
-            pred = self.model(noise_schedule.add_noise(x0[idx], noise, t), t, feats[idx])
-            loss = F.mse_loss(pred, x0[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            bar.update(1)
-        bar.close()
-        self.model.eval()
+            return F.mse_loss(self.model(noise_schedule.add_noise(x0[idx], noise, t), t, feats[idx]), x0[idx])
+
+        loss = optimise(self.ctx, self.model, opt, int(self.config["train_steps"]), f"prompt diffusion {data.dataset}", step_loss)
         self.scale = scale
-        history = {**stats, "offset_scale": scale, "final_loss": round(float(loss.detach()), 4),
+        history = {**stats, "offset_scale": scale, "final_loss": round(float(loss), 4),
                    "train_seconds": round(time.perf_counter() - start, 1)}
         with atomic_path(directory / "denoiser.safetensors") as tmp:
             save_file({k: v.contiguous() for k, v in self.model.state_dict().items()}, str(tmp))

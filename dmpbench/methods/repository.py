@@ -21,9 +21,10 @@ set, the mean accuracy of the repository prompts and of the generated ones on th
 
 from __future__ import annotations
 
+import json
 from abc import abstractmethod
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -161,6 +162,20 @@ class RepositoryGenerator(ClassificationMethod):
         """Optimiser steps of the generator's training, for the audit (none by default)."""
         return {}
 
+    def load_cached(self, directory: Path, load: Callable[[Path], Any]) -> bool:
+        """Load the generator trained into ``directory`` by an earlier run (``load(directory)``), audited as
+        reused; False when there is none or it is corrupt (then it is retrained)."""
+        if not (directory / "done").exists() or try_load(f"cached {self.name} {directory}", lambda: load(directory)) is None:
+            return False
+        self.ctx.audit[self.name] = {"reused": True, **json.loads((directory / "history.json").read_text())}
+        return True
+
+    def mark_trained(self, directory: Path, history: dict, **meta: Any) -> None:
+        """After the weights are saved: the history (and what loading needs) written, ``done`` last."""
+        write_json(directory / "history.json", {**history, **meta})
+        write_json(directory / "done", {"ok": True})
+        self.ctx.audit[self.name] = {"reused": False, **history}
+
     @abstractmethod
     def fit_generator(self, directory: Path, train_sets: list[FewShotData]) -> None:
         """Train the generator on the repository of ``train_sets`` (or load it from ``directory``)."""
@@ -216,3 +231,20 @@ def pooled(cond: torch.Tensor) -> torch.Tensor:
     """A label set's ``[L, D]`` condition as one L2-normalised ``[D]`` vector (the mean of its class
     embeddings): the fixed-width summary the non-sequence generators take."""
     return normalize(cond.float().mean(0))
+
+
+def optimise(ctx, model: torch.nn.Module, opt: torch.optim.Optimizer, steps: int, desc: str,
+             step_loss: Callable[[], torch.Tensor]) -> torch.Tensor:
+    """``steps`` optimiser steps on ``step_loss()`` with a progress bar, ``model`` in training mode and left in
+    evaluation mode; returns the last loss (detached)."""
+    bar = ctx.bar(total=steps, desc=desc)
+    model.train()
+    for _ in range(steps):
+        loss = step_loss()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        bar.update(1)
+    bar.close()
+    model.eval()
+    return loss.detach()

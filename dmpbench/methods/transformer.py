@@ -26,10 +26,10 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from dmpbench.baselines.base import FewShotData
-from dmpbench.cachefiles import atomic_path, try_load, write_json
+from dmpbench.cachefiles import atomic_path
 from dmpbench.dmp.layout import PrincipalSubspace
 from dmpbench.errors import DmpbenchError
-from dmpbench.methods.repository import REPOSITORY_DEFAULTS, REPOSITORY_MINI, REPOSITORY_RANGES, RepositoryGenerator
+from dmpbench.methods.repository import REPOSITORY_DEFAULTS, REPOSITORY_MINI, REPOSITORY_RANGES, RepositoryGenerator, optimise
 from dmpbench.registry import METHODS
 
 PAPER_ENCODER = "roberta-base"
@@ -108,10 +108,8 @@ class TransformerRegressor(RepositoryGenerator):
 
     def fit_generator(self, directory: Path, train_sets: list[FewShotData]) -> None:
         self.tokenizer, encoder = load_encoder(self.encoder_name())
-        if (directory / "done").exists():  # a corrupt cached model is retrained
-            if try_load(f"cached transformer {directory}", lambda: self._load(directory, encoder)) is not None:
-                self.ctx.audit["transformer"] = {"reused": True, **json.loads((directory / "history.json").read_text())}
-                return
+        if self.load_cached(directory, lambda d: self._load(d, encoder)):
+            return
         prompts, _, names = self.training_pairs(train_sets)
         repos = [prompts[[n == d.dataset for n in names]] for d in train_sets]
         flat = prompts.flatten(1).float()
@@ -124,26 +122,17 @@ class TransformerRegressor(RepositoryGenerator):
             self.model = PromptRegressor(encoder, int(self.subspace.basis.shape[0]), int(self.config["lora_rank"])).to(self.ctx.device)
         params = [p for p in self.model.parameters() if p.requires_grad]
         opt = torch.optim.AdamW(params, lr=float(self.config["lr"]), weight_decay=1e-4)
-        steps = int(self.config["steps"])
-        bar = self.ctx.bar(total=steps, desc="transformer")
-        self.model.train()
-        for _ in range(steps):
+        def step_loss() -> torch.Tensor:
             pred = self.model(batch)
-            loss = torch.stack([F.mse_loss(pred[i].expand_as(t), t) for i, t in enumerate(targets)]).mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            bar.update(1)
-        bar.close()
-        self.model.eval()
-        history = {"repository": int(flat.shape[0]), "label_sets": len(repos), "final_mse": round(float(loss.detach()), 4),
+            return torch.stack([F.mse_loss(pred[i].expand_as(t), t) for i, t in enumerate(targets)]).mean()
+
+        loss = optimise(self.ctx, self.model, opt, int(self.config["steps"]), "transformer", step_loss)
+        history = {"repository": int(flat.shape[0]), "label_sets": len(repos), "final_mse": round(float(loss), 4),
                    "trainable_parameters": sum(p.numel() for p in params)}
         with atomic_path(directory / "regressor.safetensors") as tmp:
             save_file({**{f"model.{k}": v.contiguous() for k, v in self.model.trainable_state().items()},
                        **{f"subspace.{k}": v for k, v in self.subspace.state_dict().items()}}, str(tmp))
-        write_json(directory / "history.json", {**history, "prompt_shape": list(self.prompt_shape), "dims": int(self.subspace.basis.shape[0])})
-        write_json(directory / "done", {"ok": True})
-        self.ctx.audit["transformer"] = {"reused": False, **history}
+        self.mark_trained(directory, history, prompt_shape=list(self.prompt_shape), dims=int(self.subspace.basis.shape[0]))
 
     def _load(self, directory: Path, encoder: nn.Module) -> bool:
         meta = json.loads((directory / "history.json").read_text())

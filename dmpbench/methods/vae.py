@@ -25,9 +25,9 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from dmpbench.baselines.base import FewShotData
-from dmpbench.cachefiles import atomic_path, try_load, write_json
+from dmpbench.cachefiles import atomic_path
 from dmpbench.dmp.layout import PrincipalSubspace
-from dmpbench.methods.repository import REPOSITORY_DEFAULTS, REPOSITORY_MINI, REPOSITORY_RANGES, RepositoryGenerator, pooled
+from dmpbench.methods.repository import REPOSITORY_DEFAULTS, REPOSITORY_MINI, REPOSITORY_RANGES, RepositoryGenerator, optimise, pooled
 from dmpbench.registry import METHODS
 
 
@@ -73,10 +73,8 @@ class VAEGenerator(RepositoryGenerator):
         return {"vae": int(self.config["vae_steps"])}
 
     def fit_generator(self, directory: Path, train_sets: list[FewShotData]) -> None:
-        if (directory / "done").exists():  # a corrupt cached VAE is retrained
-            if try_load(f"cached VAE {directory}", lambda: self._load(directory)) is not None:
-                self.ctx.audit["vae"] = {"reused": True, **json.loads((directory / "history.json").read_text())}
-                return
+        if self.load_cached(directory, self._load):
+            return
         prompts, conds, _ = self.training_pairs(train_sets)
         flat = prompts.flatten(1).float()
         self.prompt_shape = tuple(prompts.shape[1:])
@@ -88,24 +86,20 @@ class VAEGenerator(RepositoryGenerator):
             torch.manual_seed(int(self.config["repo_seed"]))
             self.model = ConditionalVAE(x.shape[1], c.shape[1], int(self.config["latent"]))
         opt = torch.optim.AdamW(self.model.parameters(), lr=float(self.config["vae_lr"]), weight_decay=1e-4)
-        steps, bs = int(self.config["vae_steps"]), int(self.config["vae_batch_size"])
-        bar = self.ctx.bar(total=steps, desc="vae")
-        for _ in range(steps):
+        bs, terms = int(self.config["vae_batch_size"]), {}
+
+        def step_loss() -> torch.Tensor:
             idx = torch.randint(0, x.shape[0], (bs,), generator=gen)
-            loss, rec, kl = self.model.loss(x[idx], c[idx], float(self.config["beta"]), gen)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            bar.update(1)
-        bar.close()
-        self.model.eval()
-        history = {"repository": int(x.shape[0]), "final_loss": round(float(loss.detach()), 4), "final_recon": round(rec, 4), "final_kl": round(kl, 4)}
+            loss, terms["recon"], terms["kl"] = self.model.loss(x[idx], c[idx], float(self.config["beta"]), gen)
+            return loss
+
+        loss = optimise(self.ctx, self.model, opt, int(self.config["vae_steps"]), "vae", step_loss)
+        history = {"repository": int(x.shape[0]), "final_loss": round(float(loss), 4), "final_recon": round(terms["recon"], 4),
+                   "final_kl": round(terms["kl"], 4)}
         with atomic_path(directory / "vae.safetensors") as tmp:
             save_file({**{f"model.{k}": v for k, v in self.model.state_dict().items()},
                        **{f"subspace.{k}": v for k, v in self.subspace.state_dict().items()}}, str(tmp))
-        write_json(directory / "history.json", {**history, "prompt_shape": list(self.prompt_shape), "dims": int(x.shape[1]), "cond_dim": int(c.shape[1])})
-        write_json(directory / "done", {"ok": True})
-        self.ctx.audit["vae"] = {"reused": False, **history}
+        self.mark_trained(directory, history, prompt_shape=list(self.prompt_shape), dims=int(x.shape[1]), cond_dim=int(c.shape[1]))
 
     def _load(self, directory: Path) -> bool:
         meta = json.loads((directory / "history.json").read_text())
