@@ -67,7 +67,8 @@ def main() -> int:
     for i, d in enumerate(method.train_sets):
         repo = method.repository(d).flatten(1)
         sampled = method.generate(d.classnames, d.dataset, seed=1).flatten(1).cpu()
-        real.append(repo), fake.append(sampled)
+        real.append(repo)
+        fake.append(sampled)
         real_labels += [i] * repo.shape[0]
         fake_labels += [i] * sampled.shape[0]
     real_t, fake_t = torch.cat(real), torch.cat(fake)
@@ -99,7 +100,8 @@ def main() -> int:
         ax.scatter(r[:, 0], r[:, 1], s=14, c="tab:blue", label="repository")
         ax.scatter(f[:, 0], f[:, 1], s=14, c="tab:orange", label="DMP samples")
         ax.set_title(f"{names[i]} (5-NN {100 * same[fake_l == i].mean():.0f}%)", fontsize=9)
-        ax.set_xticks([]), ax.set_yticks([])
+        ax.set_xticks([])
+        ax.set_yticks([])
     axes.flat[0].legend(fontsize=7)
     fig.suptitle("t-SNE of repository (blue) and DMP-sampled (orange) prompts, base classes; grey: all label sets")
     fig.tight_layout()
