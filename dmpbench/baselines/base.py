@@ -82,13 +82,16 @@ class Probe:
 
     ``split`` is the classes of ``labels.dataset`` the label set covers ("base" or "all", as in
     ``FewShotData.split``); a ``+``-joined dataset is the union of its parts. ``classifiers`` map a name
-    to a function giving ``[P, C, D]`` L2-normalised class embeddings (called only when scored)."""
+    to a function giving ``[P, C, D]`` L2-normalised class embeddings (called only when scored); with
+    ``per_image`` the function takes the test images' features ``[N, D]`` and gives ``[P, N, C, D]``
+    (image-conditioned classifiers, as ``ClassificationMethod.image_class_embeddings``)."""
 
     key: str
     labels: LabelSet
     split: str
-    classifiers: dict[str, Callable[[], torch.Tensor]]
+    classifiers: dict[str, Callable[..., torch.Tensor]]
     extra: dict[str, Any] = field(default_factory=dict)
+    per_image: bool = False
 
 
 class Method(ABC):
@@ -139,6 +142,29 @@ class ClassificationMethod(Method):
     def probes(self) -> list[Probe]:
         """Checks of the fitted method for the audit (see ``Probe``); none by default."""
         return []
+
+
+
+class PromptLearner(ClassificationMethod):
+    """A prompt learner whose shallow text prompt (K context vectors in front of the class name) the
+    generated-prompt variants replace or refine: ``prompt_diffusion_<learner>`` diffuses each image's
+    prompt, ``dmp_<learner>`` samples it; the learner's other learned weights (meta-net, deep prompts,
+    adapters) stay as learned (DMP A.9). Learners must keep ``class_token_position`` in their settings."""
+
+    #: settings a variant fixes when it builds the learner (CoOp: the unified context, ``csc: false``)
+    variant_fixed: ClassVar[dict[str, Any]] = {}
+
+    @abstractmethod
+    def image_prompts(self, image_features: torch.Tensor) -> torch.Tensor:
+        """``[N, K, d]``: each image's shallow text prompt (``image_features`` ``[N, D]``, not normalised)."""
+
+    def prompt_classifier(self, prompts: torch.Tensor, classnames: Sequence[str], image_features: torch.Tensor) -> torch.Tensor:
+        """``[N, C, D]`` L2-normalised: image n's classifier with shallow prompt ``prompts[n]`` and the learner's
+        other weights. Default: the prompt alone through the text tower (CoOp, CoCoOp)."""
+        n, names = prompts.shape[0], list(classnames)
+        text = self.backbone.encode_with_context(prompts.repeat_interleave(len(names), 0).to(self.ctx.device), names * n,
+                                                 self.config["class_token_position"])
+        return normalize(text.float()).view(n, len(names), -1)
 
 
 def normalize(x: torch.Tensor) -> torch.Tensor:

@@ -28,7 +28,7 @@ from safetensors.torch import load_file, save_file
 import torch.nn.functional as F
 
 from dmpbench.backbones.base import Backbone
-from dmpbench.baselines.base import ClassificationMethod, FewShotData, LabelSet, Probe, TrainingPool, normalize
+from dmpbench.baselines.base import FewShotData, LabelSet, Probe, PromptLearner, TrainingPool, normalize
 from dmpbench.cachefiles import atomic_path, try_load, write_json
 from dmpbench.context import RunContext
 from dmpbench.errors import DmpbenchError
@@ -159,7 +159,7 @@ COOP_MINI = {"steps": 800}
 
 
 @METHODS.register("coop")
-class CoOp(ClassificationMethod):
+class CoOp(PromptLearner):
     """CoOp: K learned context vectors in front of the class name."""
 
     name = "coop"
@@ -169,6 +169,7 @@ class CoOp(ClassificationMethod):
     audit_settings = ("convergence_check",)
     world_defaults = {"mini": COOP_MINI}
     ranges = COOP_RANGES
+    variant_fixed = {"csc": False}  # the generated variants learn one unified context
 
     def fit(self, data: FewShotData, pool: TrainingPool) -> None:
         self.trained_on = list(data.classnames)
@@ -225,3 +226,7 @@ class CoOp(ClassificationMethod):
         if self.config["csc"] and list(labels.classnames) != self.trained_on:
             raise DmpbenchError("coop with class-specific context (csc) can only classify the classes it was trained on")
         return self._embed(self.context, list(labels.classnames))
+
+    def image_prompts(self, image_features: torch.Tensor) -> torch.Tensor:
+        """The one learned context, for every image."""
+        return self.context.float().unsqueeze(0).expand(image_features.shape[0], *self.context.shape)

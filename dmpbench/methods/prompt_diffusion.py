@@ -1,8 +1,13 @@
-"""Prompt Diffusion over CoOp (Du et al., the second seed paper; DMP Table 8's "Prompt Diffusion*" row):
-every test image gets its own prompt, sampled by a diffusion transformer conditioned on the image.
+"""Prompt Diffusion over a prompt learner (Du et al., the second seed paper; DMP Table 8's "Prompt
+Diffusion*" row, Prompt Diffusion Tables 1-3): every test image gets its own prompt, sampled by a
+diffusion transformer conditioned on the image. ``prompt_diffusion`` is the variant over CoOp;
+``prompt_diffusion_<learner>`` the one over each other learner (``VARIANTS``), the learner's settings
+under a ``<learner>_`` prefix.
 
-1. The base prompt V: CoOp, trained (or loaded from the cache) with the CoOp recipe of the world.
-2. Per-sample over-fitting (section 4.1): from V, ``overfit_steps`` gradient steps (SGD, ``overfit_lr``) on
+1. The base prompt V(x): the learner (``PromptLearner``), trained (or loaded from the cache) with its
+   recipe of the world; each image's shallow text prompt (CoOp: the one context; CoCoOp: context +
+   meta-net(x)); the learner's other weights stay as learned.
+2. Per-sample over-fitting (section 4.1): from V(x_i), ``overfit_steps`` gradient steps (SGD, ``overfit_lr``) on
    each training image's own cross-entropy give its over-fitted prompt V*_i (all images at once: the
    summed loss gives each its own gradient). Paper: 5 iterations (Figure 5); the learning rate is not
    given: ours is the value whose over-fitted prompts classify their own image correctly in the mini
@@ -11,8 +16,8 @@ every test image gets its own prompt, sampled by a diffusion transformer conditi
    16 heads; ours ``layers``/``heads``/``width``) over [meta-net(image feature), time token, the K noisy
    prompt tokens]; the meta-net is CoCoOp's (Linear-ReLU-Linear); it predicts the clean prompt (the
    paper's "simplified variational lower bound ... predict the denoised over-fitted prompts") with
-   T = 100 diffusion steps (paper: 100). We diffuse the over-fitting offset V*_i - V, divided by one
-   global scale (the offsets are small next to V; a fixed re-parametrisation), and add V back.
+   T = 100 diffusion steps (paper: 100). We diffuse the over-fitting offset V*_i - V(x_i), divided by one
+   global scale (the offsets are small next to V; a fixed re-parametrisation), and add V(x) back.
    Deviation, documented: the paper also back-propagates the classification loss of the diffused prompt
    through the text encoder during training; we train the transformer with the diffusion loss alone
    (the cross-entropy term needs a text-encoder pass per training image and step, beyond a CPU).
@@ -21,7 +26,7 @@ every test image gets its own prompt, sampled by a diffusion transformer conditi
    the image is classified with its own prompt. ``audit["prompt_diffusion"]["seconds_per_image"]`` is the
    added time per test image (sampling and text encoding; paper: +0.045 s on an A100).
 
-Base learner: ``coop`` (the leaderboards' Δ rows). Treecut is refused (one classifier per treecut).
+Base learner: the learner (the leaderboards' Δ rows). Treecut is refused (one classifier per treecut).
 """
 
 from __future__ import annotations
@@ -36,13 +41,15 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from dmpbench.baselines.base import ClassificationMethod, FewShotData, LabelSet, TrainingPool, normalize
-from dmpbench.baselines.coop import COOP_DEFAULTS, COOP_MINI, COOP_RANGES, CoOp
+from dmpbench.baselines.base import ClassificationMethod, FewShotData, LabelSet, PromptLearner, TrainingPool, normalize
 from dmpbench.cachefiles import atomic_path, try_load, write_json
 from dmpbench.errors import DmpbenchError
 from dmpbench.locking import artefact_lock
 from dmpbench.methods.repository import optimise
 from dmpbench.registry import METHODS
+
+#: the learners a Prompt Diffusion variant exists for: (registry name of the variant, learner)
+VARIANTS = [("prompt_diffusion", "coop"), ("prompt_diffusion_cocoop", "cocoop")]
 
 
 def _timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
@@ -76,65 +83,86 @@ class PromptDenoiser(nn.Module):
         return self.proj_out(self.gpt(inputs_embeds=tokens).last_hidden_state[:, 2:])
 
 
-@METHODS.register("prompt_diffusion")
-class PromptDiffusionCoOp(ClassificationMethod):
-    """Prompt Diffusion over CoOp: a per-image prompt sampled by a diffusion transformer"""
+class PromptDiffusion(ClassificationMethod):
+    """Prompt Diffusion over a prompt learner (a subclass per learner: ``over``)."""
 
     name = "prompt_diffusion"
     base_learner = "coop"
     per_image = True
-    default_config = {
-        **{f"coop_{k}": v for k, v in COOP_DEFAULTS.items() if k != "csc"},
+    #: the settings of Prompt Diffusion itself (the learner's come first, prefixed)
+    own_defaults = {
         "overfit_steps": 5, "overfit_lr": 1.0, "max_overfit_prompts": 20000,
         "timesteps": 100, "train_steps": 2000, "batch_size": 64, "lr": 1e-3, "width": 128, "layers": 4, "heads": 4,
         "sample_steps": 5, "num_prompts": 1,
     }
-    ranges = {**{f"coop_{k}": v for k, v in COOP_RANGES.items()}, "overfit_steps": ">=0", "overfit_lr": ">0",
-              "max_overfit_prompts": ">=1", "timesteps": ">=2", "train_steps": ">=1", "batch_size": ">=1", "lr": ">0",
-              "width": ">=2", "layers": ">=1", "heads": ">=1", "sample_steps": ">=1", "num_prompts": ">=1"}
-    world_defaults = {"mini": {f"coop_{k}": v for k, v in COOP_MINI.items()}}
+    own_ranges = {"overfit_steps": ">=0", "overfit_lr": ">0", "max_overfit_prompts": ">=1", "timesteps": ">=2", "train_steps": ">=1",
+                  "batch_size": ">=1", "lr": ">0", "width": ">=2", "layers": ">=1", "heads": ">=1", "sample_steps": ">=1",
+                  "num_prompts": ">=1"}
+
+    @classmethod
+    def over(cls, name: str, learner: str) -> type["PromptDiffusion"]:
+        """The variant class over ``learner``: its recipe's settings (less the ones a variant fixes and the
+        audit-only ones) as ``<learner>_<key>``, its world defaults likewise, then Prompt Diffusion's own."""
+        learner_cls = METHODS.get(learner)
+        fixed = set(learner_cls.variant_fixed) | set(getattr(learner_cls, "audit_settings", ()))
+        pre = f"{learner}_"
+        summary = f"Prompt Diffusion over {learner_cls.__name__}: a per-image prompt sampled by a diffusion transformer"
+        return type(f"PromptDiffusion_{learner}", (cls,), {
+            "__doc__": summary, "name": name, "base_learner": learner, "__module__": __name__,
+            "default_config": {**{pre + k: v for k, v in learner_cls.default_config.items() if k not in fixed}, **cls.own_defaults},
+            "ranges": {**{pre + k: v for k, v in learner_cls.ranges.items() if k not in fixed}, **cls.own_ranges},
+            "world_defaults": {w: {pre + k: v for k, v in d.items() if k not in fixed} for w, d in learner_cls.world_defaults.items()},
+        })
 
     @classmethod
     def validate_config(cls, config: dict) -> None:
         if config["width"] % config["heads"] or config["width"] % 2:
-            raise DmpbenchError(f"method 'prompt_diffusion': width {config['width']} must be even and a multiple of heads {config['heads']}")
+            raise DmpbenchError(f"method '{cls.name}': width {config['width']} must be even and a multiple of heads {config['heads']}")
 
     # -- fit --------------------------------------------------------------------------------------
+    def _learner_config(self) -> dict:
+        learner_cls = METHODS.get(self.base_learner)
+        pre = f"{self.base_learner}_"
+        cfg = {k.removeprefix(pre): v for k, v in self.config.items() if k.startswith(pre)}
+        return {**cfg, **learner_cls.variant_fixed, **{k: False for k in getattr(learner_cls, "audit_settings", ())}}
+
     def fit(self, data: FewShotData, pool: TrainingPool) -> None:
-        coop_cfg = {k.removeprefix("coop_"): v for k, v in self.config.items() if k.startswith("coop_")}
-        coop = CoOp(self.backbone, {**coop_cfg, "csc": False, "convergence_check": False}, self.ctx)
-        coop.fit(data, pool)  # CoOp's own cached fit when the recipe matches
-        self.base = coop.context.float()
+        self.learner: PromptLearner = METHODS.get(self.base_learner)(self.backbone, self._learner_config(), self.ctx)
+        self.learner.fit(data, pool)  # the learner's own cached fit when the recipe matches
+        learner_steps = self.ctx.audit.get("optimizer_steps")
+        self.base = self.learner.image_prompts(data.features[:1])[0].detach().float().cpu()  # the prompt's shape (CoOp: V itself)
         key = {"backbone": self.backbone.cache_key, "dataset": data.dataset, "split": data.split, "seed": self.ctx.seed,
                "data_seed": data.seed, "shots": data.shots, "classes": data.classnames,
                "config": {k: v for k, v in self.config.items() if k not in ("sample_steps", "num_prompts")}}
+        if self.base_learner != "coop":  # (the key of the first variant, over CoOp, stays as it was)
+            key["learner"] = self.base_learner
         directory = self.ctx.artifact_dir("prompt_diffusion", key)
         with artefact_lock(directory / "prompt_diffusion"):
             if (directory / "done").exists() and try_load(f"cached prompt diffusion {directory}", lambda: self._load(directory)):
                 self.ctx.audit["prompt_diffusion"] = {"reused": True, **json.loads((directory / "history.json").read_text())}
             else:
                 self._train(directory, data)
-        self.ctx.audit["optimizer_steps"] = {"coop": self.ctx.audit.get("optimizer_steps"), "overfit_per_image": int(self.config["overfit_steps"]),
+        self.ctx.audit["optimizer_steps"] = {self.base_learner: learner_steps, "overfit_per_image": int(self.config["overfit_steps"]),
                                              "diffusion": int(self.config["train_steps"])}
 
     def overfit(self, data: FewShotData) -> tuple[torch.Tensor, torch.Tensor, dict]:
-        """Per-sample over-fitted prompts ``[N, K, d]`` from the base prompt, the image features they belong
-        to and how well the base and the over-fitted prompts classify their own images."""
+        """Per-sample over-fitting offsets ``V*_i - V(x_i)`` ``[N, K, d]``, the (normalised) image features they
+        belong to and how well the base and the over-fitted prompts classify their own images."""
         n_classes, gen = len(data.classnames), self.ctx.generator(offset=211)
         keep = torch.arange(data.labels.numel())
         cap = max(1, int(self.config["max_overfit_prompts"]) // n_classes)
         if keep.numel() > cap:  # a seeded subset so that images x classes stays within the text-encoder budget
             keep = torch.randperm(keep.numel(), generator=gen)[:cap].sort().values
-        feats = normalize(data.features[keep].float()).to(self.ctx.device)
+        raw = data.features[keep].float().to(self.ctx.device)
+        feats = normalize(raw)
         labels = data.labels[keep].to(self.ctx.device)
-        n, (k, d) = feats.shape[0], self.base.shape
-        prompts = torch.nn.Parameter(self.base.to(self.ctx.device).expand(n, k, d).clone())
+        with torch.no_grad():
+            start = self.learner.image_prompts(raw).float()
+        prompts = torch.nn.Parameter(start.clone())
         opt = torch.optim.SGD([prompts], lr=float(self.config["overfit_lr"]))
-        names = list(data.classnames) * n
 
         def own_logits() -> torch.Tensor:
-            text = self.backbone.encode_with_context(prompts.repeat_interleave(n_classes, 0), names, self.config["coop_class_token_position"])
-            text = normalize(text.float()).view(n, n_classes, -1)
+            text = self.learner.prompt_classifier(prompts, data.classnames, raw)
             return self.backbone.logit_scale * torch.einsum("nd,ncd->nc", feats, text)
 
         accs = []
@@ -147,14 +175,14 @@ class PromptDiffusionCoOp(ClassificationMethod):
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-        return prompts.detach().cpu(), feats.cpu(), {"overfit_images": n, "overfit_acc": [round(accs[0], 2), round(accs[-1], 2)]}
+        offsets = (prompts.detach() - start).cpu()
+        return offsets, feats.cpu(), {"overfit_images": int(feats.shape[0]), "overfit_acc": [round(accs[0], 2), round(accs[-1], 2)]}
 
     def _train(self, directory: Path, data: FewShotData) -> None:
         from diffusers import DDPMScheduler
 
         start = time.perf_counter()
-        overfitted, feats, stats = self.overfit(data)
-        offsets = overfitted - self.base
+        offsets, feats, stats = self.overfit(data)
         scale = float(offsets.pow(2).mean().sqrt().clamp_min(1e-8))
         x0 = offsets / scale
         with torch.random.fork_rng(devices=[]):
@@ -194,7 +222,8 @@ class PromptDiffusionCoOp(ClassificationMethod):
     # -- test time --------------------------------------------------------------------------------
     @torch.no_grad()
     def sample_prompts(self, image_features: torch.Tensor, seed: int) -> torch.Tensor:
-        """``[P, N, K, d]``: ``num_prompts`` prompts for each image, DPM-Solver-2 in ``sample_steps`` steps."""
+        """``[P, N, K, d]``: ``num_prompts`` prompts for each image (the learner's V(x) plus a sampled offset),
+        DPM-Solver-2 in ``sample_steps`` steps."""
         from diffusers import DPMSolverSinglestepScheduler
 
         feats = normalize(image_features.float().cpu())
@@ -208,25 +237,28 @@ class PromptDiffusionCoOp(ClassificationMethod):
             for t in sampler.timesteps:
                 pred = self.model(x, t.expand(feats.shape[0]), feats)
                 x = sampler.step(pred, t, x).prev_sample
-            out.append(self.base + self.scale * x)
+            out.append(self.scale * x)
             sampler.set_timesteps(int(self.config["sample_steps"]))  # a fresh solver state for the next draw
-        return torch.stack(out)
+        with torch.no_grad():
+            base = self.learner.image_prompts(image_features).float().cpu()
+        return base.unsqueeze(0) + torch.stack(out)
 
     def image_class_embeddings(self, labels: LabelSet, image_features: torch.Tensor) -> torch.Tensor:
         start = time.perf_counter()
         prompts = self.sample_prompts(image_features, self.ctx.seed)
-        p, n, k, d = prompts.shape
-        names, c = list(labels.classnames), len(labels.classnames)
-        emb = torch.stack([
-            normalize(self.backbone.encode_with_context(prompts[i].repeat_interleave(c, 0).to(self.ctx.device), names * n,
-                                                        self.config["coop_class_token_position"]).float()).view(n, c, -1)
-            for i in range(p)])
+        n = prompts.shape[1]
+        emb = torch.stack([self.learner.prompt_classifier(p, labels.classnames, image_features) for p in prompts])
         self.ctx.audit.setdefault("prompt_diffusion", {}).setdefault("seconds_per_image", {})[labels.dataset] = \
             round((time.perf_counter() - start) / max(1, n), 5)
         return emb
 
     def class_embeddings(self, labels: LabelSet) -> torch.Tensor:
-        """The base CoOp prompt's classifier (what the diffused prompts start from); tasks that score per
-        image use ``image_class_embeddings``."""
-        emb = self.backbone.encode_with_context(self.base.to(self.ctx.device), list(labels.classnames), self.config["coop_class_token_position"])
-        return normalize(emb.float()).unsqueeze(0)
+        """The learner's own classifier (what the diffused prompts start from); tasks that score per image
+        use ``image_class_embeddings``."""
+        return self.learner.class_embeddings(labels)
+
+
+for _name, _learner in VARIANTS:
+    METHODS.register(_name)(PromptDiffusion.over(_name, _learner))
+PromptDiffusionCoOp = METHODS.get("prompt_diffusion")  # (dmpbench/catalog.py names them)
+PromptDiffusionCoCoOp = METHODS.get("prompt_diffusion_cocoop")

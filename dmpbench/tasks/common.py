@@ -107,7 +107,8 @@ def run_probes(world: World, ctx: RunContext, method: ClassificationMethod) -> N
                 raise DmpbenchError(f"{method.name}: probe {probe.key!r} names classes that are not the {probe.split} classes of {probe.labels.dataset}")
             out = dict(probe.extra)
             for name, classifier in probe.classifiers.items():
-                out[name] = round(accuracy(feats, classifier(), labels), 4)
+                acc = per_image_accuracies(feats, classifier(feats), labels).mean() if probe.per_image else accuracy(feats, classifier(), labels)
+                out[name] = round(float(acc), 4)
             ctx.audit.setdefault(probe.key, {})[probe.labels.dataset] = out
 
 

@@ -1,0 +1,208 @@
+"""CoCoOp (Zhou et al., CVPR 2022): CoOp's K context vectors plus a light meta-net that turns each image's
+feature into a shift of every context vector, so each image gets its own prompt ("X X X X {classname}."
+with ``ctx_k + π(x)``) and its own classifier.
+
+Recipe (CoCoOp's ``configs/trainers/CoCoOp/vit_b16_c4_ep10_batch1_ctxv1.yaml``, the base-to-new setting
+DMP and Prompt Diffusion use): K = 4 context vectors initialised from "a photo of a"; meta-net
+Linear(D, D/16) - ReLU - Linear(D/16, ctx_dim) on the L2-normalised image feature (CoCoOp's
+``meta_net``); SGD lr 0.002, momentum 0.9, weight decay 5e-4, batch 1, 10 epochs after one warm-up epoch
+at constant lr 1e-5, cosine schedule (CoOp's ``schedule`` / ``lr_at``). As for CoOp, training runs on the
+cached features of the evaluation transform (no random-resized-crop/flip augmentation: documented
+deviation, README "Protocol choices").
+
+Mini world: the schedule by optimiser steps (``COCOOP_MINI``), see there for why.
+
+Every test image is scored with its own classifier (``per_image``); treecut, which scores one classifier
+per label set, refuses it. ``class_embeddings`` (the context without an image's shift) exists for the
+interface and the convergence check's wording, never for a per-image task's metrics.
+"""
+
+from __future__ import annotations
+
+import json
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from dmpbench.baselines.base import FewShotData, LabelSet, Probe, PromptLearner, TrainingPool, normalize
+from dmpbench.baselines.coop import COOP_RANGES, initial_contexts, lr_at, schedule
+from dmpbench.cachefiles import atomic_path, try_load, write_json
+from dmpbench.locking import artefact_lock
+from dmpbench.registry import METHODS
+
+COCOOP_DEFAULTS = {
+    "n_ctx": 4,
+    "init": "a photo of a",
+    "class_token_position": "end",
+    "epochs": 10,
+    "steps": 0,  # > 0: a schedule of this many optimiser steps (coop.schedule)
+    "lr": 0.002,
+    "batch_size": 1,
+    "momentum": 0.9,
+    "weight_decay": 5e-4,
+    "warmup_epochs": 1,
+    "warmup_lr": 1e-5,
+}
+COCOOP_RANGES = {k: v for k, v in COOP_RANGES.items() if k in COCOOP_DEFAULTS}
+#: The mini world's change: 800 optimiser steps at batch 4 (CoCoOp's batch 1 with 10 epochs gives 10 x
+#: the training images: 960 steps on a 96-image base split, 3,760 on mini_objects' base split; a step
+#: costs one text-tower pass per class and image, so batch 4 x 800 steps keeps the mini fit near CoOp's
+#: cost, and the convergence check (1x vs 2x) reports whether it is enough.
+COCOOP_MINI = {"steps": 800, "batch_size": 4}
+
+
+class MetaNet(nn.Module):
+    """CoCoOp's meta-net: image feature -> one shift added to every context vector."""
+
+    def __init__(self, feat_dim: int, ctx_dim: int):
+        super().__init__()
+        hidden = max(1, feat_dim // 16)
+        self.linear1 = nn.Linear(feat_dim, hidden)
+        self.relu = nn.ReLU(inplace=True)
+        self.linear2 = nn.Linear(hidden, ctx_dim)
+
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        return self.linear2(self.relu(self.linear1(feats)))
+
+
+def per_image_embeddings(backbone, context: torch.Tensor, meta_net: nn.Module, feats: torch.Tensor, classnames: list[str],
+                         position: str = "end", chunk: int = 64) -> torch.Tensor:
+    """``[N, C, D]`` L2-normalised class embeddings, image n's prompt being ``context + meta_net(feats_n)``
+    (``feats`` normalised ``[N, D]``); ``chunk`` images per text-tower call."""
+    out, c = [], len(classnames)
+    for start in range(0, feats.shape[0], chunk):
+        f = feats[start : start + chunk]
+        shifted = context.unsqueeze(0) + meta_net(f).unsqueeze(1)  # [n, K, d]
+        text = backbone.encode_with_context(shifted.repeat_interleave(c, 0), classnames * f.shape[0], position)
+        out.append(normalize(text.float()).view(f.shape[0], c, -1))
+    return torch.cat(out)
+
+
+def train_cocoop(backbone, data: FewShotData, cfg: dict, ctx, seed: int | None = None, desc: str = "cocoop") -> tuple[dict, dict]:
+    """Train the context and the meta-net on ``data``; returns ``({"context": [K, d], "meta.<name>": ...},
+    {"optimizer_steps", "train_loss"})`` (the loss: mean over the last epoch's steps)."""
+    gen = ctx.generator(offset=31, seed=seed)
+    feats = normalize(data.features.float()).to(ctx.device)
+    labels = data.labels.to(ctx.device)
+    names, n = list(data.classnames), labels.numel()
+    context = nn.Parameter(initial_contexts(backbone, {**cfg, "csc": False}, 1, 0, gen)[0].to(ctx.device))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(ctx.seed if seed is None else seed) * 1000 + 37)
+        meta = MetaNet(feats.shape[1], backbone.ctx_dim).to(ctx.device)
+    opt = torch.optim.SGD([context, *meta.parameters()], lr=cfg["lr"], momentum=cfg["momentum"], weight_decay=cfg["weight_decay"])
+    total, warmup, per_epoch = schedule(cfg, n)
+    bs, scale = int(cfg["batch_size"]), backbone.logit_scale
+    bar = ctx.bar(total=total, desc=f"{desc} {data.dataset}")
+    order, losses = None, []
+    for step in range(total):
+        if step % per_epoch == 0:
+            order = torch.randperm(n, generator=gen).to(ctx.device)
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, cfg, total, warmup, per_epoch)
+        b = step % per_epoch
+        idx = order[b * bs : (b + 1) * bs]
+        with ctx.autocast():
+            text = per_image_embeddings(backbone, context, meta, feats[idx], names, cfg["class_token_position"])
+            loss = F.cross_entropy(scale * torch.einsum("bd,bcd->bc", feats[idx], text), labels[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        bar.update(1)
+        losses.append(loss.item())
+    bar.close()
+    tail = losses[-per_epoch:]
+    state = {"context": context.detach().cpu(), **{f"meta.{k}": v.detach().cpu() for k, v in meta.state_dict().items()}}
+    return state, {"optimizer_steps": total, "train_loss": sum(tail) / len(tail)}
+
+
+@METHODS.register("cocoop")
+class CoCoOp(PromptLearner):
+    """CoCoOp: CoOp's context shifted per image by a meta-net"""
+
+    name = "cocoop"
+    per_image = True
+    default_config = {**COCOOP_DEFAULTS, "convergence_check": False}
+    audit_settings = ("convergence_check",)
+    world_defaults = {"mini": COCOOP_MINI}
+    ranges = COCOOP_RANGES
+
+    def fit(self, data: FewShotData, pool: TrainingPool) -> None:
+        self.data = data
+        states, stats = self._train(data)
+        self.context, self.meta_net = self._unpack(states["1x"])
+        self.ctx.audit["optimizer_steps"] = stats["optimizer_steps_1x"]
+        self.ctx.audit["train_loss"] = stats["train_loss_1x"]
+        self.check = (self._unpack(states["2x"]), stats) if "2x" in states else None
+
+    def _unpack(self, state: dict[str, torch.Tensor]) -> tuple[torch.Tensor, MetaNet]:
+        meta = MetaNet(state["meta.linear1.weight"].shape[1], state["context"].shape[1])
+        meta.load_state_dict({k.removeprefix("meta."): v for k, v in state.items() if k.startswith("meta.")})
+        return state["context"].to(self.ctx.device), meta.to(self.ctx.device).eval()
+
+    def _train(self, data: FewShotData) -> tuple[dict[str, dict], dict]:
+        """The trained weights (and, with ``convergence_check``, the 2x ones), cached like CoOp's fit."""
+        cfg = {k: v for k, v in self.config.items() if k != "convergence_check"}
+        key = {"backbone": self.backbone.cache_key, "dataset": data.dataset, "split": data.split, "seed": self.ctx.seed,
+               "data_seed": data.seed, "shots": data.shots, "classes": data.classnames, "config": self.config}
+        directory = self.ctx.artifact_dir("cocoop", key)
+        with artefact_lock(directory / "cocoop"):
+            if (directory / "stats.json").exists():  # a corrupt fit is retrained (dmpbench.cachefiles)
+                cached = try_load(f"cached CoCoOp fit {directory}", lambda: (
+                    _split(load_file(str(directory / "weights.safetensors"))), json.loads((directory / "stats.json").read_text())))
+                if cached is not None:
+                    self.ctx.audit["cocoop_reused"] = True
+                    return cached
+            runs = {"1x": cfg}
+            if self.config["convergence_check"]:
+                runs["2x"] = {**cfg, "steps": 2 * cfg["steps"]} if int(cfg["steps"]) > 0 else {**cfg, "epochs": 2 * cfg["epochs"]}
+            states, stats = {}, {}
+            for name, run_cfg in runs.items():
+                states[name], st = train_cocoop(self.backbone, data, run_cfg, self.ctx, desc=f"cocoop {name}")
+                stats.update({f"optimizer_steps_{name}": st["optimizer_steps"], f"train_loss_{name}": round(st["train_loss"], 4)})
+            with atomic_path(directory / "weights.safetensors") as tmp:
+                save_file({f"{run}/{k}": v.contiguous() for run, s in states.items() for k, v in s.items()}, str(tmp))
+            write_json(directory / "stats.json", stats)  # written last: its presence marks a complete fit
+        return states, stats
+
+    # -- answers ------------------------------------------------------------------------------------
+    def _per_image(self, weights, classnames, image_features: torch.Tensor) -> torch.Tensor:
+        context, meta = weights
+        feats = normalize(image_features.float()).to(self.ctx.device)
+        return per_image_embeddings(self.backbone, context, meta, feats, list(classnames), self.config["class_token_position"]).unsqueeze(0)
+
+    def image_class_embeddings(self, labels: LabelSet, image_features: torch.Tensor) -> torch.Tensor:
+        return self._per_image((self.context, self.meta_net), labels.classnames, image_features)
+
+    def image_prompts(self, image_features: torch.Tensor) -> torch.Tensor:
+        """``context + meta_net(x)`` for each image."""
+        feats = normalize(image_features.float()).to(self.ctx.device)
+        return self.context.unsqueeze(0) + self.meta_net(feats).unsqueeze(1)
+
+    def class_embeddings(self, labels: LabelSet) -> torch.Tensor:
+        """The context without an image's shift (tasks that score per image use ``image_class_embeddings``)."""
+        emb = self.backbone.encode_with_context(self.context, list(labels.classnames), self.config["class_token_position"])
+        return normalize(emb.float()).unsqueeze(0)
+
+    def probes(self) -> list[Probe]:
+        """With ``convergence_check``: accuracy on the trained label set's test images and training loss at
+        1x and 2x the training (``audit["convergence"]``), each image scored with its own classifier."""
+        if self.check is None:
+            return []
+        weights2, extra = self.check
+        names = tuple(self.data.classnames)
+        return [Probe("convergence", LabelSet(names, self.data.dataset), self.data.split,
+                      {"acc_1x": lambda f: self._per_image((self.context, self.meta_net), names, f),
+                       "acc_2x": lambda f: self._per_image(weights2, names, f)}, extra, per_image=True)]
+
+
+def _split(flat: dict[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor]]:
+    """``{"1x/context": ..., "2x/meta.linear1.weight": ...}`` -> ``{"1x": {...}, "2x": {...}}``."""
+    out: dict[str, dict[str, torch.Tensor]] = {}
+    for key, value in flat.items():
+        run, name = key.split("/", 1)
+        out.setdefault(run, {})[name] = value
+    if "1x" not in out or "context" not in out["1x"]:
+        raise ValueError("no 1x context")
+    return out
