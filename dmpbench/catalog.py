@@ -15,6 +15,7 @@ BUILTINS: list[tuple[str, str, str, str]] = [
     ("methods", "coop", "dmpbench.baselines.coop:CoOp", "CoOp: K learned context vectors in front of the class name"),
     ("methods", "cocoop", "dmpbench.baselines.cocoop:CoCoOp", "CoCoOp: CoOp's context shifted per image by a meta-net"),
     ("methods", "dmp_coop", "dmpbench.methods.dmp_coop:DMPCoOp", "DMPClass over CoOp: a diffusion model samples CoOp prompts from class names"),
+    ("methods", "dmp_cocoop", "dmpbench.methods.dmp_coop:DMPCoCoOp", "DMPClass over CoCoOp: a diffusion model samples CoCoOp prompts from class names"),
     ("methods", "stylus_top1", "dmpbench.methods.stylus_top1:StylusTop1", "Stylus top-1: the repository prompts of the training label set nearest to the request"),
     ("methods", "vae", "dmpbench.methods.vae:VAEGenerator", "Conditional VAE: samples CoOp prompts from a latent draw and the label set's description"),
     ("methods", "gpt2", "dmpbench.methods.gpt2:GPT2Generator", "GPT-2 generating top-5 token discretisations of CoOp prompts from the label set's description"),

@@ -119,3 +119,47 @@ def test_unknown_learner_setting_is_one_line(tmp_path, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cocoop_csc" in err[0]
+
+
+def _every_tenth_test_image(monkeypatch):
+    from dmpbench.tasks import common
+
+    full = common.test_set
+
+    def every_tenth(*args):
+        labelset, feats, labels = full(*args)
+        return labelset, feats[::10], labels[::10]
+
+    monkeypatch.setattr(common, "test_set", every_tenth)
+
+
+def test_dmp_over_cocoop_samples_the_context_and_keeps_the_units_meta_net(tmp_path, shared_cache, monkeypatch):
+    """DMP A.9: the DMP samples the shallow prompt; CoCoOp's meta-net of the unit's own fit stays (a dataset
+    outside the base-to-new suite: its pool is itself)."""
+    _every_tenth_test_image(monkeypatch)
+    sets = ["method.repo_inits=2", "method.cocoop_steps=2", "method.cocoop_batch_size=2", "method.dmp_steps=3", "method.num_prompts=2",
+            "method.sample_steps=3", "method.learner={steps: 3, batch_size: 2}"]
+    (rec,) = execute(RunRequest(task="base2new", method="dmp_cocoop", datasets=["mini_digits"], seeds=[2], results=tmp_path, cache_dir=shared_cache,
+                                sets=sets, progress=False), say=lambda line: None)
+    audit = rec["audit"]
+    assert audit["optimizer_steps"]["learner"] == 3 and audit["optimizer_steps"]["repository"] == {"mini_digits": 2}
+    fid = audit["repository_fidelity"]["mini_digits"]
+    assert set(fid) == {"repository_acc", "dmp_acc"}
+    assert set(rec["metrics"]["mini_digits"]) == {"base", "new", "all", "hm"}
+    assert METHODS.get("dmp_cocoop").base_learner == "cocoop" and METHODS.get("dmp_cocoop").per_image
+
+
+def test_dmp_cocoop_generated_prompt_replaces_only_the_context(backbone, tmp_path):
+    method, _ = _fit(CoCoOp, backbone, tmp_path, TINY)
+    feats = torch.randn(3, backbone.embed_dim)
+    other = torch.randn_like(method.context)
+    shifted = method.image_prompts(feats, context=other)
+    assert torch.allclose(shifted - other, method.image_prompts(feats) - method.context, atol=1e-6)  # the same meta-net shift
+
+
+def test_learner_overrides_are_checked_before_any_work(tmp_path, capsys):
+    args = ["run", "--task", "base2new", "--method", "dmp_cocoop", "--dataset", "mini_digits", "--no-progress",
+            "--results", str(tmp_path / "r"), "--set", "method.learner={stepz: 3}"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "stepz" in err[0] and "learner" in err[0]

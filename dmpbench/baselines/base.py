@@ -151,12 +151,27 @@ class PromptLearner(ClassificationMethod):
     prompt, ``dmp_<learner>`` samples it; the learner's other learned weights (meta-net, deep prompts,
     adapters) stay as learned (DMP A.9). Learners must keep ``class_token_position`` in their settings."""
 
+    #: True when the shallow prompt is all the learner learned (CoOp): a variant needs no fit of its own
+    shallow_only: ClassVar[bool] = False
     #: settings a variant fixes when it builds the learner (CoOp: the unified context, ``csc: false``)
     variant_fixed: ClassVar[dict[str, Any]] = {}
 
+    #: the learner's recipe for a variant's prompt repository, per world (``RepositoryGenerator.over``)
+    repository_recipe: ClassVar[dict[str, dict[str, Any]]] = {}
+
     @abstractmethod
-    def image_prompts(self, image_features: torch.Tensor) -> torch.Tensor:
-        """``[N, K, d]``: each image's shallow text prompt (``image_features`` ``[N, D]``, not normalised)."""
+    def image_prompts(self, image_features: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        """``[N, K, d]``: each image's shallow text prompt (``image_features`` ``[N, D]``, not normalised), built
+        from ``context`` ``[K, d]`` instead of the learned context when given (a generated prompt)."""
+
+    @classmethod
+    def train_repository(cls, backbone: Backbone, data: FewShotData, cfg: dict[str, Any], ctx: RunContext, init: torch.Tensor,
+                         seed: int) -> torch.Tensor:
+        """``[R, K, d]``: the shallow prompts of R fits from the initial contexts ``init`` ``[R, K, d]`` with the
+        recipe ``cfg`` (a variant's prompt repository; the fits' other weights are not kept)."""
+        from dmpbench.errors import DmpbenchError
+
+        raise DmpbenchError(f"{cls.name} has no prompt repository recipe yet")
 
     def prompt_classifier(self, prompts: torch.Tensor, classnames: Sequence[str], image_features: torch.Tensor) -> torch.Tensor:
         """``[N, C, D]`` L2-normalised: image n's classifier with shallow prompt ``prompts[n]`` and the learner's

@@ -117,6 +117,47 @@ def train_cocoop(backbone, data: FewShotData, cfg: dict, ctx, seed: int | None =
     return state, {"optimizer_steps": total, "train_loss": sum(tail) / len(tail)}
 
 
+def train_cocoop_batch(backbone, data: FewShotData, cfg: dict, ctx, init: torch.Tensor, seed: int, desc: str = "repository") -> torch.Tensor:
+    """``[R, K, d]`` contexts of R CoCoOp fits from ``init`` ``[R, K, d]``, each with its own meta-net."""
+    gen = ctx.generator(offset=31, seed=seed)
+    feats = normalize(data.features.float()).to(ctx.device)
+    labels = data.labels.to(ctx.device)
+    names, n, (r, k, d) = list(data.classnames), labels.numel(), init.shape
+    contexts = nn.Parameter(init.float().to(ctx.device))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed) * 1000 + 37)
+        nets = [MetaNet(feats.shape[1], backbone.ctx_dim) for _ in range(r)]
+    w1, b1, w2, b2 = (nn.Parameter(torch.stack([get(m) for m in nets]).to(ctx.device)) for get in (
+        lambda m: m.linear1.weight.T, lambda m: m.linear1.bias, lambda m: m.linear2.weight.T, lambda m: m.linear2.bias))
+    opt = torch.optim.SGD([contexts, w1, b1, w2, b2], lr=cfg["lr"], momentum=cfg["momentum"], weight_decay=cfg["weight_decay"])
+    total, warmup, per_epoch = schedule(cfg, n)
+    bs, scale, c = int(cfg["batch_size"]), backbone.logit_scale, len(names)
+    bar = ctx.bar(total=total, desc=f"{desc} {data.dataset} x{r}")
+    order = None
+    for step in range(total):
+        if step % per_epoch == 0:
+            order = torch.randperm(n, generator=gen).to(ctx.device)
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, cfg, total, warmup, per_epoch)
+        b = step % per_epoch
+        idx = order[b * bs : (b + 1) * bs]
+        f = feats[idx]
+        with ctx.autocast():
+            hidden = torch.relu(torch.einsum("bd,rdh->rbh", f, w1) + b1[:, None])
+            shift = torch.einsum("rbh,rhk->rbk", hidden, w2) + b2[:, None]  # [R, B, ctx_dim]
+            prompts = (contexts[:, None] + shift[:, :, None]).reshape(-1, k, d)  # [R * B, K, d]
+            text = backbone.encode_with_context(prompts.repeat_interleave(c, 0), names * prompts.shape[0], cfg["class_token_position"])
+            text = normalize(text.float()).view(r, f.shape[0], c, -1)
+            logits = scale * torch.einsum("bd,rbcd->rbc", f, text)
+            loss = F.cross_entropy(logits.reshape(-1, c), labels[idx].repeat(r)) * r
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        bar.update(1)
+    bar.close()
+    return contexts.detach().cpu()
+
+
 @METHODS.register("cocoop")
 class CoCoOp(PromptLearner):
     """CoCoOp: CoOp's context shifted per image by a meta-net"""
@@ -127,6 +168,10 @@ class CoCoOp(PromptLearner):
     audit_settings = ("convergence_check",)
     world_defaults = {"mini": COCOOP_MINI}
     ranges = COCOOP_RANGES
+    #: a variant's repository in the mini world: 16 inits x 100 steps x batch 4 (a step costs inits x batch x
+    #: classes text-tower passes). Provisional: chosen for cost, its convergence not yet measured (no
+    #: dmp_cocoop records exist yet; README "Methods").
+    repository_recipe = {"mini": {"steps": 100, "batch_size": 4, "lr": 0.008}}
 
     def fit(self, data: FewShotData, pool: TrainingPool) -> None:
         self.data = data
@@ -175,10 +220,17 @@ class CoCoOp(PromptLearner):
     def image_class_embeddings(self, labels: LabelSet, image_features: torch.Tensor) -> torch.Tensor:
         return self._per_image((self.context, self.meta_net), labels.classnames, image_features)
 
-    def image_prompts(self, image_features: torch.Tensor) -> torch.Tensor:
-        """``context + meta_net(x)`` for each image."""
+    def image_prompts(self, image_features: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        """``context + meta_net(x)`` for each image (the learned context, or ``context``: a generated one)."""
         feats = normalize(image_features.float()).to(self.ctx.device)
-        return self.context.unsqueeze(0) + self.meta_net(feats).unsqueeze(1)
+        context = self.context if context is None else context.float()
+        return context.unsqueeze(0) + self.meta_net(feats).unsqueeze(1)
+
+    @classmethod
+    def train_repository(cls, backbone, data, cfg, ctx, init, seed):
+        """R CoCoOp fits at once, each init with its own meta-net (stacked weights; the summed loss gives
+        each fit its own gradient); the contexts are returned, the meta-nets dropped."""
+        return train_cocoop_batch(backbone, data, cfg, ctx, init, seed)
 
     def class_embeddings(self, labels: LabelSet) -> torch.Tensor:
         """The context without an image's shift (tasks that score per image use ``image_class_embeddings``)."""

@@ -60,7 +60,7 @@ COOP_RANGES = {
 def initial_contexts(backbone: Backbone, cfg: dict, n_inits: int, n_classes: int, generator: torch.Generator) -> torch.Tensor:
     """``[R, K, d]`` (or ``[R, C, K, d]`` with class-specific context)."""
     k, d = int(cfg["n_ctx"]), backbone.ctx_dim
-    shape = (n_inits, n_classes, k, d) if cfg["csc"] else (n_inits, k, d)
+    shape = (n_inits, n_classes, k, d) if cfg.get("csc") else (n_inits, k, d)
     if cfg["init"]:
         words = backbone.token_embeddings(cfg["init"]).detach().float().cpu()
         if words.shape[0] != k:
@@ -169,7 +169,9 @@ class CoOp(PromptLearner):
     audit_settings = ("convergence_check",)
     world_defaults = {"mini": COOP_MINI}
     ranges = COOP_RANGES
+    shallow_only = True
     variant_fixed = {"csc": False}  # the generated variants learn one unified context
+    repository_recipe = {"mini": {"steps": 50, "batch_size": 128, "lr": 0.008}}  # REPOSITORY_MINI's (methods/repository.py)
 
     def fit(self, data: FewShotData, pool: TrainingPool) -> None:
         self.trained_on = list(data.classnames)
@@ -227,6 +229,11 @@ class CoOp(PromptLearner):
             raise DmpbenchError("coop with class-specific context (csc) can only classify the classes it was trained on")
         return self._embed(self.context, list(labels.classnames))
 
-    def image_prompts(self, image_features: torch.Tensor) -> torch.Tensor:
-        """The one learned context, for every image."""
-        return self.context.float().unsqueeze(0).expand(image_features.shape[0], *self.context.shape)
+    def image_prompts(self, image_features: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        """The one context (learned, or ``context``), for every image."""
+        context = self.context if context is None else context
+        return context.float().unsqueeze(0).expand(image_features.shape[0], *context.shape)
+
+    @classmethod
+    def train_repository(cls, backbone, data, cfg, ctx, init, seed):
+        return train_contexts(backbone, data, cfg, ctx, init=init, desc="repository", seed=seed)

@@ -75,11 +75,12 @@ class DMPCoOp(RepositoryGenerator):
     @classmethod
     def validate_config(cls, config: dict) -> None:
         """Checks the declared-type rule cannot express (before any work)."""
+        super().validate_config(config)
         sub = config["subspace"]
         if sub is not None and sub != "auto" and (isinstance(sub, bool) or not isinstance(sub, int) or sub < 0):
-            raise DmpbenchError(f"method 'dmp_coop' setting 'subspace' must be a number of dimensions >= 0 or 'auto', got {sub!r}")
+            raise DmpbenchError(f"method '{cls.name}' setting 'subspace' must be a number of dimensions >= 0 or 'auto', got {sub!r}")
         if not isinstance(config["unet"], dict):
-            raise DmpbenchError(f"method 'dmp_coop' setting 'unet' must be a mapping of U-Net settings, got {config['unet']!r}")
+            raise DmpbenchError(f"method '{cls.name}' setting 'unet' must be a mapping of U-Net settings, got {config['unet']!r}")
 
     # -- fit / sample ---------------------------------------------------------------------------------
     def generator_key(self) -> dict:
@@ -131,14 +132,14 @@ class DMPCoOp(RepositoryGenerator):
         if sub == "auto":
             return max(1, n_prompts - 1)
         if not isinstance(sub, int) or sub < 0:
-            raise DmpbenchError(f"dmp_coop: subspace must be a number of dimensions or 'auto', got {sub!r}")
+            raise DmpbenchError(f"{self.name}: subspace must be a number of dimensions or 'auto', got {sub!r}")
         return sub
 
     def _check_width(self) -> None:
         width = self.dmp.prompt_shape[1]
         if width != self.backbone.ctx_dim:
             raise DmpbenchError(
-                f"dmp_coop: the DMP's prompts are {width} wide but backbone {self.backbone.name} has {self.backbone.ctx_dim}-wide token embeddings"
+                f"{self.name}: the DMP's prompts are {width} wide but backbone {self.backbone.name} has {self.backbone.ctx_dim}-wide token embeddings"
             )
 
     def generate(self, classnames, dataset: str, seed: int) -> torch.Tensor:
@@ -147,3 +148,8 @@ class DMPCoOp(RepositoryGenerator):
             cond.to(self.ctx.device), num_prompts=int(self.config["num_prompts"]), guidance=float(self.config["guidance"]),
             steps=int(self.config["sample_steps"]), sampler=self.config["sampler"], seed=seed,
         )
+
+
+#: DMPClass over the other learners (DMP A.9): the DMP samples the shallow text prompt, the learner's other
+#: weights stay as learned (``RepositoryGenerator.over``)
+DMPCoCoOp = METHODS.register("dmp_cocoop")(DMPCoOp.over("dmp_cocoop", "cocoop"))

@@ -17,10 +17,20 @@ The repository (per dataset, label split and CoOp recipe) is shared by every gen
 the cache directory, and so is each trained generator (per training pool and configuration); the run's
 seed seeds the sampling only. Every record's audit holds ``repository_fidelity``: for each training label
 set, the mean accuracy of the repository prompts and of the generated ones on the same test images.
+
+Over other learners (``RepositoryGenerator.over(name, learner)``, e.g. ``dmp_cocoop``; DMP A.9): the
+repository holds the learner's shallow text prompts (its ``train_repository``, ``repo_inits``
+initialisations per dataset, the learner's settings under ``<learner>_``); at test time a generated prompt
+replaces the learned one and "the other weights of the baseline method" stay as learned: the learner is
+fitted on the unit (its own recipe, the run's seed: the fit its own record uses) and classifies with the
+generated prompt (``PromptLearner.image_prompts(features, context=...)``). The fidelity probe of a
+training label set uses that dataset's learner fitted with seed ``repo_seed``. A learner whose classifier
+depends on the image (CoCoOp) makes the variant ``per_image``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from abc import abstractmethod
 from pathlib import Path
@@ -29,12 +39,14 @@ from typing import Any, Callable, ClassVar
 import torch
 from safetensors.torch import load_file, save_file
 
-from dmpbench.baselines.base import ClassificationMethod, FewShotData, LabelSet, Probe, TrainingPool, normalize
-from dmpbench.baselines.coop import COOP_DEFAULTS, COOP_RANGES, initial_contexts, schedule, train_contexts
+from dmpbench.baselines.base import ClassificationMethod, FewShotData, LabelSet, Probe, PromptLearner, TrainingPool, normalize
+from dmpbench.baselines.coop import COOP_DEFAULTS, COOP_RANGES, initial_contexts, schedule
 from dmpbench.cachefiles import atomic_path, try_load, write_json
-from dmpbench.config import SEED_MAX
+from dmpbench.config import SEED_MAX, check_keys
 from dmpbench.context import stable_hash
+from dmpbench.errors import DmpbenchError
 from dmpbench.locking import artefact_lock
+from dmpbench.registry import METHODS
 
 #: the repository's settings, shared by every generator (CoOp's recipe under a ``coop_`` prefix)
 REPOSITORY_DEFAULTS: dict[str, Any] = {
@@ -59,6 +71,19 @@ REPOSITORY_RANGES: dict[str, Any] = {
 REPOSITORY_MINI: dict[str, Any] = {"coop_steps": 50, "coop_batch_size": 128, "coop_lr": 0.008, "repo_inits": 16}
 
 
+def learner_settings(learner: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, dict[str, Any]]]:
+    """A learner's repository settings as ``<learner>_<key>``: (defaults, ranges, per-world defaults), less
+    the ones a variant fixes, the audit-only ones and ``init`` (the repository's is ``repo_init``); the
+    per-world defaults are the learner's ``repository_recipe`` (CoOp: ``REPOSITORY_MINI``'s)."""
+    cls = METHODS.get(learner)
+    skip = {*cls.variant_fixed, *getattr(cls, "audit_settings", ()), "init"}
+    pre = f"{learner}_"
+    defaults = {pre + k: v for k, v in cls.default_config.items() if k not in skip}
+    ranges = {pre + k: v for k, v in cls.ranges.items() if k not in skip}
+    worlds = {w: {pre + k: v for k, v in d.items()} for w, d in getattr(cls, "repository_recipe", {}).items()}
+    return defaults, ranges, worlds
+
+
 class RepositoryGenerator(ClassificationMethod):
     """Base of the methods that learn to produce CoOp prompts from a label set's description."""
 
@@ -72,9 +97,41 @@ class RepositoryGenerator(ClassificationMethod):
     #: cache folder of the trained generators (default: the method's name)
     artifact_kind: ClassVar[str] = ""
 
+    @classmethod
+    def over(cls, name: str, learner: str) -> type["RepositoryGenerator"]:
+        """This generator over another prompt learner (``dmp_cocoop`` is ``DMPCoOp.over("dmp_cocoop", "cocoop")``):
+        the CoOp repository settings (``coop_*``) swapped for the learner's (``<learner>_*``), the rest kept."""
+        defaults, ranges, worlds = learner_settings(learner)
+        own = lambda d: {k: v for k, v in d.items() if not k.startswith("coop_")}  # noqa: E731
+        learner_cls = METHODS.get(learner)
+        if not (learner_cls.shallow_only or learner_cls.per_image):
+            raise NotImplementedError(f"{name}: generated prompts with {learner}'s deep weights are not wired yet")
+        summary = (cls.__doc__ or "").strip().splitlines()[0].replace("CoOp", learner_cls.__name__)
+        # ``learner``: changes to the learner's own recipe for the fit whose other weights are used (``_fit_learner``)
+        return type(f"{cls.__name__}_{learner}", (cls,), {
+            "__doc__": summary, "__module__": cls.__module__, "name": name, "base_learner": learner,
+            "per_image": bool(learner_cls.per_image),
+            "default_config": {**defaults, **own(cls.default_config), "learner": {}}, "ranges": {**ranges, **own(cls.ranges)},
+            "world_defaults": {w: {**own(d), **worlds.get(w, {})} for w, d in cls.world_defaults.items()},
+        })
+
+    def _learner_cls(self) -> type[PromptLearner]:
+        return METHODS.get(self.base_learner)
+
+    @classmethod
+    def validate_config(cls, config: dict) -> None:
+        """The ``learner`` overrides (variants over learners with other weights) are the learner's settings."""
+        if "learner" in config:
+            learner_cls = METHODS.get(cls.base_learner)
+            if not isinstance(config["learner"], dict):
+                raise DmpbenchError(f"method '{cls.name}' setting 'learner' must be a mapping of {cls.base_learner} settings, got {config['learner']!r}")
+            check_keys("method", f"{cls.name}: learner {cls.base_learner}", config["learner"], learner_cls.default_config, learner_cls.ranges)
+
     def _coop_config(self) -> dict:
-        cfg = {k.removeprefix("coop_"): v for k, v in self.config.items() if k.startswith("coop_")}
-        return {**cfg, "init": "", "csc": False}
+        """The learner's recipe for the repository (random or hand init: ``repo_init``)."""
+        pre = f"{self.base_learner}_"
+        cfg = {k.removeprefix(pre): v for k, v in self.config.items() if k.startswith(pre)}
+        return {**cfg, "init": "", **self._learner_cls().variant_fixed}
 
     # -- conditions -------------------------------------------------------------------------------
     def condition(self, classnames: list[str] | tuple[str, ...], dataset: str) -> torch.Tensor:
@@ -90,6 +147,8 @@ class RepositoryGenerator(ClassificationMethod):
         key = {"backbone": self.backbone.cache_key, "dataset": data.dataset, "seed": data.seed, "shots": data.shots,
                "split": data.split, "classes": data.classnames, "coop": cfg, "inits": self.config["repo_inits"],
                "init": self.config["repo_init"]}
+        if self.base_learner != "coop":  # (CoOp's repositories keep the key they always had)
+            key["learner"] = self.base_learner
         path = self.ctx.artifact_dir("repository", key) / "prompts.safetensors"
         with artefact_lock(path):  # concurrent ranks/shards: one trains it, the others wait and load
             return self._repository(path, key, data)
@@ -104,7 +163,7 @@ class RepositoryGenerator(ClassificationMethod):
         init = initial_contexts(self.backbone, cfg, r, len(data.classnames), self.ctx.generator(offset=101, seed=data.seed))
         if self.config["repo_init"] == "hand":
             init = initial_contexts(self.backbone, {**cfg, "init": "a photo of a"}, r, 0, self.ctx.generator()) + init
-        prompts = train_contexts(self.backbone, data, cfg, self.ctx, init=init, desc="repository", seed=data.seed)
+        prompts = self._learner_cls().train_repository(self.backbone, data, cfg, self.ctx, init=init, seed=data.seed)
         with atomic_path(path) as tmp:
             save_file({"prompts": prompts.contiguous()}, str(tmp))
         write_json(path.parent / "key.json", key, indent=1)
@@ -148,8 +207,13 @@ class RepositoryGenerator(ClassificationMethod):
             self.ctx.audit["repository_noise"] = {"noised": round(float(self.config["repo_noise"]) * total), "of": total,
                                                   "std": float(self.config["repo_noise_std"])}
         cfg = self._coop_config()
-        self.ctx.audit["optimizer_steps"] = {"repository": {d.dataset: schedule(cfg, int(d.labels.numel()))[0] for d in train_sets},
-                                             **self.generator_steps()}
+        steps = {"repository": {d.dataset: schedule(cfg, int(d.labels.numel()))[0] for d in train_sets}}
+        self.probe_learners: dict[str, PromptLearner] = {}
+        if not self._learner_cls().shallow_only:  # its other weights: its own fit on the unit (the fit its own record uses)
+            self.unit_learner = self._fit_learner(data, pool, self.ctx)
+            steps["learner"] = self.ctx.audit.pop("optimizer_steps")
+            self.ctx.audit.pop("train_loss", None)
+        self.ctx.audit["optimizer_steps"] = {**steps, **self.generator_steps()}
         # concurrent ranks/shards wait for the one that trains it; with --data-parallel all ranks train it
         with artefact_lock(directory / kind, collective=self.ctx.data_parallel):
             self.fit_generator(directory, train_sets)
@@ -184,13 +248,38 @@ class RepositoryGenerator(ClassificationMethod):
     def generate(self, classnames: tuple[str, ...] | list[str], dataset: str, seed: int) -> torch.Tensor:
         """``[P, K, d]`` prompts for a label set (``seed`` seeds any sampling)."""
 
+    def _fit_learner(self, data: FewShotData, pool: TrainingPool, ctx) -> PromptLearner:
+        """The learner with its own recipe of the world, fitted on ``data`` (cached by the learner)."""
+        learner = self._learner_cls()(self.backbone, {**self._learner_cls().variant_fixed, **self.config.get("learner", {})}, ctx)
+        with torch.enable_grad():  # (the probes, which fit a training label set's learner when first asked, run without)
+            learner.fit(data, pool)
+        return learner
+
+    def _learner_for(self, data: FewShotData) -> PromptLearner:
+        """The learner fitted on a training label set with seed ``repo_seed`` (the fidelity probes' other weights,
+        the same in every record)."""
+        if data.dataset not in self.probe_learners:
+            seed = int(self.config["repo_seed"])
+            ctx = dataclasses.replace(self.ctx, seed=seed, audit={})
+            self.probe_learners[data.dataset] = self._fit_learner(data, TrainingPool([data.dataset], lambda n, s: data, seed), ctx)
+        return self.probe_learners[data.dataset]
+
     # -- answers ------------------------------------------------------------------------------------
     def _embed(self, prompts: torch.Tensor, classnames) -> torch.Tensor:
         names = list(classnames)
         return torch.stack([normalize(self.backbone.encode_with_context(p.to(self.ctx.device), names).float()) for p in prompts])
 
+    def _embed_per_image(self, learner: PromptLearner, prompts: torch.Tensor, classnames, image_features: torch.Tensor) -> torch.Tensor:
+        """``[P, N, C, D]``: each generated prompt in place of the learner's, with its other weights, per image."""
+        return torch.stack([learner.prompt_classifier(learner.image_prompts(image_features, context=p.to(self.ctx.device)), classnames,
+                                                      image_features) for p in prompts])
+
     def class_embeddings(self, labels: LabelSet) -> torch.Tensor:
         return self._embed(self.generate(labels.classnames, labels.dataset, self.ctx.seed), labels.classnames)
+
+    def image_class_embeddings(self, labels: LabelSet, image_features: torch.Tensor) -> torch.Tensor:
+        prompts = self.generate(labels.classnames, labels.dataset, self.ctx.seed)
+        return self._embed_per_image(self.unit_learner, prompts, labels.classnames, image_features)
 
     def fidelity_samples(self, data: FewShotData) -> torch.Tensor:
         """The prompts generated for a training label set to measure repository fidelity: the test-time
@@ -212,6 +301,14 @@ class RepositoryGenerator(ClassificationMethod):
         """Repository fidelity: for every label set the generator was trained on, the mean accuracy of its
         repository prompts and of the prompts generated for that label set, on the same test images
         (``audit["repository_fidelity"][dataset] = {"repository_acc", fidelity_name}``)."""
+        if self.per_image:
+            return [
+                Probe("repository_fidelity", LabelSet(tuple(d.classnames), d.dataset), d.split,
+                      {"repository_acc": lambda f, d=d: self._embed_per_image(self._learner_for(d), self.repository(d), d.classnames, f),
+                       self.fidelity_name: lambda f, d=d: self._embed_per_image(self._learner_for(d), self.fidelity_samples(d), d.classnames, f)},
+                      per_image=True)
+                for d in self.train_sets
+            ]
         return [
             Probe("repository_fidelity", LabelSet(tuple(d.classnames), d.dataset), d.split,
                   {"repository_acc": lambda d=d: self._embed(self.repository(d), d.classnames),
