@@ -35,6 +35,15 @@ def _fit(cls, backbone, cache, config, seed=1):
     return method, ctx
 
 
+def tenth(ts):
+    """Every tenth image of a test set (``common.TestSet``)."""
+    from dmpbench.tasks.common import TestSet
+
+    keep = torch.zeros(len(ts.labels), dtype=torch.bool)
+    keep[::10] = True
+    return TestSet(ts.labelset, ts.feats[keep], ts.labels[keep], ts.images.subset(keep))
+
+
 def test_meta_net_is_cocoops_bottleneck_and_shifts_every_context_vector_alike():
     meta = MetaNet(512, 384)
     assert meta.linear1.out_features == 32 and meta.linear2.out_features == 384  # D -> D/16 -> ctx_dim
@@ -74,8 +83,7 @@ def test_base2new_scores_cocoop_per_image_with_its_convergence_check(tmp_path, s
     full = common.test_set
 
     def every_tenth(*args):  # the task's path unchanged, on a tenth of the test images (a per-image classifier is costly)
-        labelset, feats, labels = full(*args)
-        return labelset, feats[::10], labels[::10]
+        return tenth(full(*args))
 
     monkeypatch.setattr(common, "test_set", every_tenth)
     (rec,) = execute(RunRequest(task="base2new", method="cocoop", datasets=["mini_shapes"], seeds=[1], results=tmp_path, cache_dir=shared_cache,
@@ -127,8 +135,7 @@ def _every_tenth_test_image(monkeypatch):
     full = common.test_set
 
     def every_tenth(*args):
-        labelset, feats, labels = full(*args)
-        return labelset, feats[::10], labels[::10]
+        return tenth(full(*args))
 
     monkeypatch.setattr(common, "test_set", every_tenth)
 

@@ -82,6 +82,13 @@ class Backbone(ABC):
         ``DmpbenchError``.
         """
 
+    def visual_prompt_geometry(self) -> tuple[int, int]:
+        """``(layers, width)`` of the vision transformer ``encode_image``'s visual prompts go into: at most
+        ``layers`` tensors of ``[n, width]``. Backbones without one raise ``DmpbenchError``."""
+        from dmpbench.errors import DmpbenchError
+
+        raise DmpbenchError(f"backbone {self.name} takes no visual prompts")
+
     # -- text ---------------------------------------------------------------------------------
     @abstractmethod
     def encode_text(self, texts: Sequence[str]) -> torch.Tensor:

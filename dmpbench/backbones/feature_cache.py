@@ -216,3 +216,64 @@ def image_features(
     if return_items:
         return feats, [it for it, k in zip(items, kept.tolist()) if k]
     return feats
+
+
+class ImageSet:
+    """Images of items from one or more datasets, in order, decoded and transformed on demand: what a method
+    that prompts the image tower (VPT, MaPLe, ...) trains and is scored on, where the others use the cached
+    features. ``load`` gives a batch as tensors; ``encode`` streams every image through an encoder (the
+    feature cache's loader: worker processes decode, a bad image is a one-line error)."""
+
+    def __init__(self, parts: Sequence[tuple[ClassificationDataset, Sequence[Item]]], transform):
+        self.parts = [(ds, list(items)) for ds, items in parts if len(items)]
+        self.transform = transform
+        self._index = [(p, j) for p, (_, items) in enumerate(self.parts) for j in range(len(items))]
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def subset(self, keep: torch.Tensor) -> "ImageSet":
+        """The images where the boolean mask ``keep`` (one entry per image) is true, in order."""
+        if keep.numel() != len(self):
+            raise ValueError(f"mask of {keep.numel()} entries for {len(self)} images")
+        chosen = keep.tolist()
+        parts, offset = [], 0
+        for ds, items in self.parts:
+            parts.append((ds, [it for it, k in zip(items, chosen[offset : offset + len(items)]) if k]))
+            offset += len(items)
+        return ImageSet(parts, self.transform)
+
+    def __add__(self, other: "ImageSet") -> "ImageSet":
+        return ImageSet([*self.parts, *other.parts], self.transform)
+
+    def load(self, indices: Sequence[int]) -> torch.Tensor:
+        """``[B, 3, H, W]``: the images at ``indices``."""
+        out = []
+        for i in indices:
+            p, j = self._index[int(i)]
+            ds, items = self.parts[p]
+            image, _, err = _Images(ds, items, self.transform)[j]
+            if err:
+                raise DmpbenchError(err)
+            out.append(image)
+        return torch.stack(out)
+
+    def encode(self, encode, batch_size: int = 64, progress: bool = False, desc: str = "prompted image features") -> torch.Tensor:
+        """``[N, D]`` float32 CPU: ``encode(images)`` over every image (no gradients), in order."""
+        from tqdm.auto import tqdm
+
+        feats = []
+        bar = tqdm(total=len(self), desc=desc, unit="img", disable=not progress, leave=False)
+        try:
+            with torch.no_grad():
+                for ds, items in self.parts:
+                    workers = min(4, os.cpu_count() or 1) if len(items) > batch_size else 0
+                    loader = DataLoader(_Images(ds, items, self.transform), batch_size=batch_size, num_workers=workers, collate_fn=_collate)
+                    for images, idx, errors in loader:
+                        if errors:
+                            raise DmpbenchError(f"{errors[0][1]} (replace or remove the file and rerun: dmpbench run never skips unreadable images)")
+                        feats.append(encode(images).float().cpu())
+                        bar.update(len(idx))
+        finally:
+            bar.close()
+        return torch.cat(feats) if feats else torch.zeros(0, 0)

@@ -282,6 +282,9 @@ class MiniCLIP(Backbone):
     def encode_image(self, images: torch.Tensor, visual_prompts=None) -> torch.Tensor:
         return vit_prompts.encode_image(self.image, images.to(self.device), visual_prompts, model="the mini CLIP")
 
+    def visual_prompt_geometry(self) -> tuple[int, int]:
+        return vit_prompts.prompt_geometry(self.image, model="the mini CLIP")
+
     # text
     def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
         return self.text.encode(list(texts))

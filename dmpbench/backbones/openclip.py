@@ -233,6 +233,9 @@ class OpenClipBackbone(Backbone):
             return self.model.encode_image(images).float()
         return vit_prompts.encode_image(self.model.visual, images, visual_prompts, model=self.model_name).float()
 
+    def visual_prompt_geometry(self) -> tuple[int, int]:
+        return vit_prompts.prompt_geometry(self.model.visual, model=self.model_name)
+
     # -- text ---------------------------------------------------------------------------------
     def _need_text(self) -> None:
         if not self.text.ok:

@@ -68,6 +68,15 @@ def check_visual_prompts(visual: nn.Module, prompts: Sequence[torch.Tensor] | No
     return [] if n == 0 else prompts
 
 
+def prompt_geometry(visual: nn.Module, model: str = "this model") -> tuple[int, int]:
+    """``(layers, width)`` of the vision transformer visual prompts go into (a plain ViT only)."""
+    from open_clip.transformer import VisionTransformer
+
+    if not isinstance(visual, VisionTransformer) or getattr(visual, "attn_pool", None) is not None:
+        raise DmpbenchError(f"visual prompts are not supported yet for {model} ({type(visual).__name__}); only plain ViTs")
+    return len(visual.transformer.resblocks), int(visual.transformer.width)
+
+
 def _batch_prompt(p: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     p = p.to(device=like.device, dtype=like.dtype)
     return p.unsqueeze(0).expand(like.shape[0], -1, -1) if p.dim() == 2 else p

@@ -34,6 +34,8 @@ class FewShotData:
     shots: int = 16
     seed: int = 1
     split: str = "all"  # "base" or "all": which label set the data covers
+    #: the same images, decoded on demand (``ImageSet``), for methods that prompt the image tower
+    images: Any = None
 
 
 @dataclass
@@ -89,9 +91,12 @@ class Probe:
     key: str
     labels: LabelSet
     split: str
-    classifiers: dict[str, Callable[..., torch.Tensor]]
+    classifiers: dict[str, Callable[..., Any]]
     extra: dict[str, Any] = field(default_factory=dict)
     per_image: bool = False
+    #: the function takes the test images (``ImageSet``) and gives ``(image features [N, D], [P, C, D])``
+    #: (methods that prompt the image tower: their features are part of what is checked)
+    encodes_images: bool = False
 
 
 class Method(ABC):
@@ -138,6 +143,14 @@ class ClassificationMethod(Method):
         """``[P, N, C, D]``: each of the N test images' own L2-normalised class embeddings (``per_image``
         methods only); ``image_features`` ``[N, D]`` are the backbone's, not normalised."""
         raise NotImplementedError(f"{self.name} does not condition its classifier on the image")
+
+    #: True for methods that prompt the image tower (VPT, MaPLe, ...): the task gets their test image features
+    #: from ``image_features`` instead of the feature cache, and their training data carries ``images``
+    encodes_images: ClassVar[bool] = False
+
+    def image_features(self, images) -> torch.Tensor:
+        """``[N, D]`` features of the test images (an ``ImageSet``) through the method's prompted image tower."""
+        raise NotImplementedError(f"{self.name} does not prompt the image tower")
 
     def probes(self) -> list[Probe]:
         """Checks of the fitted method for the audit (see ``Probe``); none by default."""

@@ -19,17 +19,13 @@ interface and the convergence check's wording, never for a per-image task's metr
 
 from __future__ import annotations
 
-import json
-
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
 from torch import nn
 
 from dmpbench.baselines.base import FewShotData, LabelSet, Probe, PromptLearner, TrainingPool, normalize
 from dmpbench.baselines.coop import COOP_RANGES, initial_contexts, lr_at, schedule
-from dmpbench.cachefiles import atomic_path, try_load, write_json
-from dmpbench.locking import artefact_lock
+from dmpbench.baselines.fitting import cached_fit
 from dmpbench.registry import METHODS
 
 COCOOP_DEFAULTS = {
@@ -187,29 +183,8 @@ class CoCoOp(PromptLearner):
         return state["context"].to(self.ctx.device), meta.to(self.ctx.device).eval()
 
     def _train(self, data: FewShotData) -> tuple[dict[str, dict], dict]:
-        """The trained weights (and, with ``convergence_check``, the 2x ones), cached like CoOp's fit."""
-        cfg = {k: v for k, v in self.config.items() if k != "convergence_check"}
-        key = {"backbone": self.backbone.cache_key, "dataset": data.dataset, "split": data.split, "seed": self.ctx.seed,
-               "data_seed": data.seed, "shots": data.shots, "classes": data.classnames, "config": self.config}
-        directory = self.ctx.artifact_dir("cocoop", key)
-        with artefact_lock(directory / "cocoop"):
-            if (directory / "stats.json").exists():  # a corrupt fit is retrained (dmpbench.cachefiles)
-                cached = try_load(f"cached CoCoOp fit {directory}", lambda: (
-                    _split(load_file(str(directory / "weights.safetensors"))), json.loads((directory / "stats.json").read_text())))
-                if cached is not None:
-                    self.ctx.audit["cocoop_reused"] = True
-                    return cached
-            runs = {"1x": cfg}
-            if self.config["convergence_check"]:
-                runs["2x"] = {**cfg, "steps": 2 * cfg["steps"]} if int(cfg["steps"]) > 0 else {**cfg, "epochs": 2 * cfg["epochs"]}
-            states, stats = {}, {}
-            for name, run_cfg in runs.items():
-                states[name], st = train_cocoop(self.backbone, data, run_cfg, self.ctx, desc=f"cocoop {name}")
-                stats.update({f"optimizer_steps_{name}": st["optimizer_steps"], f"train_loss_{name}": round(st["train_loss"], 4)})
-            with atomic_path(directory / "weights.safetensors") as tmp:
-                save_file({f"{run}/{k}": v.contiguous() for run, s in states.items() for k, v in s.items()}, str(tmp))
-            write_json(directory / "stats.json", stats)  # written last: its presence marks a complete fit
-        return states, stats
+        """The trained weights (and, with ``convergence_check``, the 2x ones), cached (``fitting.cached_fit``)."""
+        return cached_fit(self, data, lambda cfg, run: train_cocoop(self.backbone, data, cfg, self.ctx, desc=f"cocoop {run}"))
 
     # -- answers ------------------------------------------------------------------------------------
     def _per_image(self, weights, classnames, image_features: torch.Tensor) -> torch.Tensor:
@@ -247,14 +222,3 @@ class CoCoOp(PromptLearner):
         return [Probe("convergence", LabelSet(names, self.data.dataset), self.data.split,
                       {"acc_1x": lambda f: self._per_image((self.context, self.meta_net), names, f),
                        "acc_2x": lambda f: self._per_image(weights2, names, f)}, extra, per_image=True)]
-
-
-def _split(flat: dict[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor]]:
-    """``{"1x/context": ..., "2x/meta.linear1.weight": ...}`` -> ``{"1x": {...}, "2x": {...}}``."""
-    out: dict[str, dict[str, torch.Tensor]] = {}
-    for key, value in flat.items():
-        run, name = key.split("/", 1)
-        out.setdefault(run, {})[name] = value
-    if "1x" not in out or "context" not in out["1x"]:
-        raise ValueError("no 1x context")
-    return out

@@ -33,8 +33,8 @@ class Base2New(Task):
         out: dict[str, float] = {}
         for which in ("base", "new", "all"):
             classes = common.class_split(self.world, unit, which)
-            labelset, feats, labels = common.test_set(self.world, ctx, unit, classes)
-            common.record_test(ctx, which, labelset, labels)
-            out[which] = common.score(method, ctx, labelset, feats, labels)
+            ts = common.test_set(self.world, ctx, unit, classes)
+            common.record_test(ctx, which, ts.labelset, ts.labels)
+            out[which] = common.score(method, ctx, ts)
         out["hm"] = harmonic_mean(out["base"], out["new"])
         return {unit: out}

@@ -8,7 +8,9 @@ from typing import Sequence
 
 import torch
 
-from dmpbench.backbones.feature_cache import image_features
+from dataclasses import dataclass
+
+from dmpbench.backbones.feature_cache import ImageSet, image_features
 from dmpbench.baselines.base import ClassificationMethod, FewShotData, LabelSet, Probe, TrainingPool
 from dmpbench.context import RunContext
 from dmpbench.data.base import Item
@@ -55,6 +57,7 @@ def fewshot_data(world: World, ctx: RunContext, dataset: str, shots: int, which:
         shots=shots,
         seed=seed,
         split=which,
+        images=ImageSet([(ds, items)], world.backbone.image_transform()),
     )
 
 
@@ -62,8 +65,22 @@ def training_pool(world: World, ctx: RunContext, datasets: Sequence[str], shots:
     return TrainingPool(list(datasets), lambda name, seed: fewshot_data(world, ctx, name, shots, which, seed), ctx.seed)
 
 
-def test_set(world: World, ctx: RunContext, dataset: str, classes: ClassSplit) -> tuple[LabelSet, torch.Tensor, torch.Tensor]:
-    """Label set, features and relabelled labels of the test images of ``classes``."""
+@dataclass
+class TestSet:
+    """The test images of a label set: cached features, labels (relabelled from 0) and the images themselves
+    (for methods that prompt the image tower). Unpacks as ``labelset, feats, labels``."""
+
+    labelset: LabelSet
+    feats: torch.Tensor
+    labels: torch.Tensor
+    images: ImageSet
+
+    def __iter__(self):
+        return iter((self.labelset, self.feats, self.labels))
+
+
+def test_set(world: World, ctx: RunContext, dataset: str, classes: ClassSplit) -> TestSet:
+    """Label set, features, relabelled labels and images of the test images of ``classes``."""
     ds = world.dataset(dataset)
     test = ds.split("test")
     feats = features_of(world, ctx, dataset, test)  # the whole split, cached once for every label subset
@@ -71,11 +88,12 @@ def test_set(world: World, ctx: RunContext, dataset: str, classes: ClassSplit) -
     keep = torch.tensor([it.label in relabel for it in test], dtype=torch.bool)
     labels = torch.tensor([relabel[it.label] for it in test if it.label in relabel], dtype=torch.long)
     labelset = LabelSet(tuple(classes.names(ds.classnames)), dataset, tuple(ds.templates))
-    return labelset, feats[keep], labels
+    images = ImageSet([(ds, [it for it, k in zip(test, keep.tolist()) if k])], world.backbone.image_transform())
+    return TestSet(labelset, feats[keep], labels, images)
 
 
-def union(parts: list[tuple[LabelSet, torch.Tensor, torch.Tensor]], name: str) -> tuple[LabelSet, torch.Tensor, torch.Tensor]:
-    """The label sets, test features and labels of several datasets as one classification problem."""
+def union(parts: list[TestSet], name: str) -> TestSet:
+    """The label sets, test features, labels and images of several datasets as one classification problem."""
     names, feats, labels, offset = [], [], [], 0
     for labelset, f, y in parts:
         names.extend(labelset.classnames)
@@ -84,10 +102,22 @@ def union(parts: list[tuple[LabelSet, torch.Tensor, torch.Tensor]], name: str) -
         offset += len(labelset.classnames)
     if len(set(names)) != len(names):
         raise DmpbenchError(f"composition: the datasets share class names, so their union is ambiguous ({name})")
-    return LabelSet(tuple(names), name, parts[0][0].templates), torch.cat(feats), torch.cat(labels)
+    images = parts[0].images
+    for part in parts[1:]:
+        images = images + part.images
+    return TestSet(LabelSet(tuple(names), name, parts[0].labelset.templates), torch.cat(feats), torch.cat(labels), images)
 
 
-def split_test_set(world: World, ctx: RunContext, dataset: str, which: str) -> tuple[LabelSet, torch.Tensor, torch.Tensor]:
+def test_features(method: ClassificationMethod, ctx: RunContext, ts: TestSet) -> torch.Tensor:
+    """The test images' features the method is scored on: the cached ones, or (methods that prompt the image
+    tower) its own."""
+    if not getattr(method, "encodes_images", False):
+        return ts.feats
+    with ctx.phase("encode"), ctx.autocast():
+        return method.image_features(ts.images)
+
+
+def split_test_set(world: World, ctx: RunContext, dataset: str, which: str) -> TestSet:
     """``test_set`` of the ``which`` classes of a dataset, or of the union of a ``+``-joined name's parts."""
     parts = dataset.split("+")
     sets = [test_set(world, ctx, d, class_split(world, d, which)) for d in parts]
@@ -102,18 +132,26 @@ def run_probes(world: World, ctx: RunContext, method: ClassificationMethod) -> N
         return
     with ctx.phase("probe"), torch.no_grad(), ctx.autocast():
         for probe in probes:
-            labelset, feats, labels = split_test_set(world, ctx, probe.labels.dataset, probe.split)
+            ts = split_test_set(world, ctx, probe.labels.dataset, probe.split)
+            labelset, feats, labels = ts
             if tuple(labelset.classnames) != tuple(probe.labels.classnames):
                 raise DmpbenchError(f"{method.name}: probe {probe.key!r} names classes that are not the {probe.split} classes of {probe.labels.dataset}")
             out = dict(probe.extra)
             for name, classifier in probe.classifiers.items():
-                acc = per_image_accuracies(feats, classifier(feats), labels).mean() if probe.per_image else accuracy(feats, classifier(), labels)
+                if probe.encodes_images:
+                    acc = accuracy(*classifier(ts.images), labels)
+                elif probe.per_image:
+                    acc = per_image_accuracies(feats, classifier(feats), labels).mean()
+                else:
+                    acc = accuracy(feats, classifier(), labels)
                 out[name] = round(float(acc), 4)
             ctx.audit.setdefault(probe.key, {})[probe.labels.dataset] = out
 
 
-def score(method: ClassificationMethod, ctx: RunContext, labelset: LabelSet, feats: torch.Tensor, labels: torch.Tensor) -> float:
-    """Accuracy (%) of the method's classifier(s) for the label set, averaged over its prompt sets."""
+def score(method: ClassificationMethod, ctx: RunContext, ts: TestSet) -> float:
+    """Accuracy (%) of the method's classifier(s) for the test set's label set, averaged over its prompt sets."""
+    labelset, labels = ts.labelset, ts.labels
+    feats = test_features(method, ctx, ts)
     if getattr(method, "per_image", False):  # every test image gets its own classifier
         with ctx.phase("sample"), torch.no_grad(), ctx.autocast():
             emb = method.image_class_embeddings(labelset, feats)
@@ -161,7 +199,7 @@ def transfer(world: World, ctx: RunContext, method: ClassificationMethod, source
     fit_on(world, ctx, method, source, shots, "all", [source])
     out = {}
     for name in [source, *targets]:
-        labelset, feats, labels = test_set(world, ctx, name, class_split(world, name, "all"))
-        record_test(ctx, "all", labelset, labels)
-        out[name] = {"acc": score(method, ctx, labelset, feats, labels)}
+        ts = test_set(world, ctx, name, class_split(world, name, "all"))
+        record_test(ctx, "all", ts.labelset, ts.labels)
+        out[name] = {"acc": score(method, ctx, ts)}
     return out

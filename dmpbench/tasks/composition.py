@@ -51,6 +51,7 @@ class Composition(Task):
                 shots=shots,
                 seed=ctx.seed,
                 split="base",
+                images=sum((d.images for d in datas[1:]), datas[0].images),
             )
             common.record_training(ctx, data)
             pool_names = list(dict.fromkeys([*self.world.suite["base2new"], *parts]))
@@ -61,8 +62,8 @@ class Composition(Task):
         common.run_probes(self.world, ctx, method)
         out = {}
         for which in ("base", "new", "all"):
-            labelset, feats, labels = common.union([common.test_set(self.world, ctx, d, common.class_split(self.world, d, which)) for d in parts], unit)
-            common.record_test(ctx, which, labelset, labels)
-            out[which] = common.score(method, ctx, labelset, feats, labels)
+            ts = common.union([common.test_set(self.world, ctx, d, common.class_split(self.world, d, which)) for d in parts], unit)
+            common.record_test(ctx, which, ts.labelset, ts.labels)
+            out[which] = common.score(method, ctx, ts)
         out["hm"] = harmonic_mean(out["base"], out["new"])
         return {unit: out}

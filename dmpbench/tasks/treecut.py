@@ -89,7 +89,9 @@ class Treecut(Task):
         ctx.audit["treecuts"] = {"count": len(cuts), "hash": stable_hash(cuts), "sizes": [len(c["frontier"]) for c in cuts]}
         source = self.source()
         common.fit_on(self.world, ctx, method, source, int(self.config["shots"]), "all", [source])
-        labelset, feats, labels = common.test_set(self.world, ctx, unit, common.class_split(self.world, unit, "all"))
+        ts = common.test_set(self.world, ctx, unit, common.class_split(self.world, unit, "all"))
+        labelset, labels = ts.labelset, ts.labels
+        feats = common.test_features(method, ctx, ts)
         common.record_test(ctx, "all", labelset, labels)
         templates = tuple(ds.templates)
 
