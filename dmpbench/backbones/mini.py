@@ -155,6 +155,8 @@ class MiniLMTextTower:
         k = ctx.shape[-2]
         if deep is not None and any(p.shape[0] != k for p in deep):
             raise DmpbenchError(f"deep text prompts must have {k} tokens each, like the context")
+        if deep is not None and len(deep) > len(self.model.encoder.layer) - 1:
+            raise DmpbenchError(f"{len(deep)} deep text prompts given but the mini text tower has only {len(self.model.encoder.layer) - 1} layers after the first")
         outs = []
         for i in range(0, len(classnames), batch_size):
             names = classnames[i : i + batch_size]

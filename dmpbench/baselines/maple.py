@@ -1,0 +1,164 @@
+"""MaPLe (Khattak et al., CVPR 2023): coupled vision-language prompts. K learned text context vectors in
+front of the class name plus deep text prompts at the input of text layers 1..J-1; the vision prompts
+of layers 0..J-1 are linear projections of the text ones (the coupling function), so one set of text
+prompts drives both towers (``encode_with_context(text_prompts=...)`` and
+``encode_image(visual_prompts=...)``, the backbone hooks of both worlds).
+
+Recipe (MaPLe's ``configs/trainers/MaPLe/vit_b16_c2_ep5_batch4_2ctx.yaml``; Prompt Diffusion uses depth
+9, length 2): K = 2 context vectors initialised from the first two tokens of "a photo of a", deep
+prompts N(0, 0.02), depth J = 9 of ViT-B/16's 12 layers; SGD lr 0.0035, momentum 0.9, weight decay 5e-4,
+batch 4, 5 epochs after one warm-up epoch at constant lr 1e-5, cosine schedule. Deviations, documented:
+the context replaces the whole hand template ("X X {classname}.") where MaPLe keeps the template's other
+words ("X X of a {classname}."); no random-resized-crop/flip augmentation (as for CoOp). Mini world:
+depth 3 (of the mini ViT's 4 layers and the text tower's 6, the 9/12 proportion), ``MAPLE_MINI``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dmpbench.baselines.base import ClassificationMethod, FewShotData, LabelSet, Probe, TrainingPool, normalize
+from dmpbench.baselines.coop import COOP_RANGES, lr_at, schedule
+from dmpbench.baselines.fitting import cached_fit
+from dmpbench.errors import DmpbenchError
+from dmpbench.registry import METHODS
+
+MAPLE_DEFAULTS = {
+    "n_ctx": 2,
+    "init": "a photo of a",  # the first n_ctx tokens initialise the context
+    "depth": 9,
+    "class_token_position": "end",
+    "epochs": 5,
+    "steps": 0,
+    "lr": 0.0035,
+    "batch_size": 4,
+    "momentum": 0.9,
+    "weight_decay": 5e-4,
+    "warmup_epochs": 1,
+    "warmup_lr": 1e-5,
+}
+MAPLE_RANGES = {**{k: v for k, v in COOP_RANGES.items() if k in MAPLE_DEFAULTS}, "depth": ">=1"}
+MAPLE_MINI = {"depth": 3}
+
+
+class MaPLePrompts(nn.Module):
+    """The learned prompts: context ``[K, d]``, deep text prompts ``[J-1, K, d]`` and the J couplings."""
+
+    def __init__(self, context: torch.Tensor, depth: int, vision_width: int):
+        super().__init__()
+        k, d = context.shape
+        self.context = nn.Parameter(context.clone())
+        self.text_deep = nn.Parameter(torch.randn(depth - 1, k, d) * 0.02)
+        self.couple = nn.ModuleList([nn.Linear(d, vision_width) for _ in range(depth)])  # layer 0 (shallow), 1..J-1
+
+    def visual(self) -> list[torch.Tensor]:
+        """The vision prompts ``[K, width]`` of layers 0..J-1, projected from the text ones."""
+        return [self.couple[0](self.context)] + [proj(t) for proj, t in zip(self.couple[1:], self.text_deep)]
+
+    def text(self, backbone, classnames, position: str = "end") -> torch.Tensor:
+        """``[C, D]`` L2-normalised class embeddings through the prompted text tower."""
+        return normalize(backbone.encode_with_context(self.context, list(classnames), position, text_prompts=list(self.text_deep)).float())
+
+
+def build_prompts(backbone, cfg: dict, seed: int) -> MaPLePrompts:
+    k, depth = int(cfg["n_ctx"]), int(cfg["depth"])
+    layers, width = backbone.visual_prompt_geometry()
+    if depth > layers:
+        raise DmpbenchError(f"maple: depth {depth} but the image tower of {backbone.name} has {layers} layers")
+    words = backbone.token_embeddings(cfg["init"]).detach().float().cpu()
+    if words.shape[0] < k:
+        raise DmpbenchError(f"maple: init {cfg['init']!r} has {words.shape[0]} tokens, fewer than n_ctx {k}")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed) * 1000 + 43)
+        return MaPLePrompts(words[:k], depth, width)
+
+
+def train_maple(backbone, data: FewShotData, cfg: dict, ctx, desc: str = "maple") -> tuple[dict, dict]:
+    """``(state_dict of MaPLePrompts, {"optimizer_steps", "train_loss"})`` trained on ``data``'s images."""
+    if data.images is None:
+        raise ValueError(f"maple: the training data of {data.dataset} carries no images")
+    gen = ctx.generator(offset=43)
+    prompts = build_prompts(backbone, cfg, ctx.seed).to(ctx.device)
+    labels, n = data.labels.to(ctx.device), data.labels.numel()
+    opt = torch.optim.SGD(prompts.parameters(), lr=cfg["lr"], momentum=cfg["momentum"], weight_decay=cfg["weight_decay"])
+    total, warmup, per_epoch = schedule(cfg, n)
+    bs, scale = int(cfg["batch_size"]), backbone.logit_scale
+    bar = ctx.bar(total=total, desc=f"{desc} {data.dataset}")
+    order, losses = None, []
+    for step in range(total):
+        if step % per_epoch == 0:
+            order = torch.randperm(n, generator=gen)
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, cfg, total, warmup, per_epoch)
+        b = step % per_epoch
+        idx = order[b * bs : (b + 1) * bs]
+        images = data.images.load(idx.tolist()).to(ctx.device)
+        with ctx.autocast():
+            text = prompts.text(backbone, data.classnames, cfg["class_token_position"])
+            feats = normalize(backbone.encode_image(images, visual_prompts=prompts.visual()).float())
+            loss = F.cross_entropy(scale * feats @ text.T, labels[idx.to(ctx.device)])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        bar.update(1)
+        losses.append(loss.item())
+    bar.close()
+    tail = losses[-per_epoch:]
+    state = {k: v.detach().cpu() for k, v in prompts.state_dict().items()}
+    return state, {"optimizer_steps": total, "train_loss": sum(tail) / len(tail)}
+
+
+@METHODS.register("maple")
+class MaPLe(ClassificationMethod):
+    """MaPLe: deep text prompts coupled to deep vision prompts by learned projections"""
+
+    name = "maple"
+    encodes_images = True
+    default_config = {**MAPLE_DEFAULTS, "convergence_check": False}
+    audit_settings = ("convergence_check",)
+    world_defaults = {"mini": MAPLE_MINI}
+    ranges = MAPLE_RANGES
+
+    def fit(self, data: FewShotData, pool: TrainingPool) -> None:
+        self.data = data
+        weights, stats = cached_fit(self, data, lambda cfg, run: train_maple(self.backbone, data, cfg, self.ctx, desc=f"maple {run}"))
+        self.prompts = self._load(weights["1x"])
+        self.ctx.audit["optimizer_steps"] = stats["optimizer_steps_1x"]
+        self.ctx.audit["train_loss"] = stats["train_loss_1x"]
+        self.check = (self._load(weights["2x"]), stats) if "2x" in weights else None
+
+    def _load(self, state: dict[str, torch.Tensor]) -> MaPLePrompts:
+        prompts = build_prompts(self.backbone, self.config, self.ctx.seed)
+        prompts.load_state_dict(state)
+        return prompts.to(self.ctx.device).eval()
+
+    def _features(self, prompts: MaPLePrompts, images) -> torch.Tensor:
+        visual = [p.detach() for p in prompts.visual()]
+        return images.encode(lambda x: self.backbone.encode_image(x.to(self.ctx.device), visual_prompts=visual),
+                             progress=self.ctx.progress, desc="maple image features")
+
+    def image_features(self, images) -> torch.Tensor:
+        return self._features(self.prompts, images)
+
+    def class_embeddings(self, labels: LabelSet) -> torch.Tensor:
+        with torch.no_grad():
+            return self.prompts.text(self.backbone, labels.classnames, self.config["class_token_position"]).unsqueeze(0)
+
+    def probes(self) -> list[Probe]:
+        """With ``convergence_check``: accuracy on the trained label set's test images and training loss with
+        the 1x and the 2x prompts (``audit["convergence"]``)."""
+        if self.check is None:
+            return []
+        prompts2, extra = self.check
+        names = tuple(self.data.classnames)
+
+        def scored(prompts: MaPLePrompts):
+            def classify(images):
+                with torch.no_grad():
+                    return self._features(prompts, images), prompts.text(self.backbone, names, self.config["class_token_position"]).unsqueeze(0)
+            return classify
+
+        return [Probe("convergence", LabelSet(names, self.data.dataset), self.data.split,
+                      {"acc_1x": scored(self.prompts), "acc_2x": scored(prompts2)}, extra, encodes_images=True)]

@@ -1,0 +1,57 @@
+"""MaPLe on the mini CLIP: text prompts drive both towers through the coupling projections."""
+
+import torch
+
+from dmpbench.baselines.maple import MaPLePrompts, build_prompts
+from dmpbench.cli import main
+from dmpbench.runner.run import RunRequest, execute
+
+
+def test_vision_prompts_are_projections_of_the_text_prompts():
+    prompts = MaPLePrompts(torch.randn(2, 16), depth=3, vision_width=8)
+    visual = prompts.visual()
+    assert [tuple(v.shape) for v in visual] == [(2, 8)] * 3
+    assert torch.allclose(visual[0], prompts.couple[0](prompts.context))
+    with torch.no_grad():
+        prompts.text_deep[1] += 1.0
+    changed = prompts.visual()
+    assert torch.equal(changed[0], visual[0]) and torch.equal(changed[1], visual[1]) and not torch.allclose(changed[2], visual[2])
+
+
+def test_context_starts_from_the_first_tokens_of_the_init(tmp_path):
+    from dmpbench.backbones.mini import MiniCLIP
+
+    backbone = MiniCLIP()
+    cfg = {"n_ctx": 2, "init": "a photo of a", "depth": 3}
+    prompts = build_prompts(backbone, cfg, seed=1)
+    assert torch.equal(prompts.context.detach(), backbone.token_embeddings("a photo of a")[:2].float())
+    assert prompts.text_deep.shape == (2, 2, backbone.ctx_dim)
+    assert torch.equal(build_prompts(backbone, cfg, seed=1).couple[1].weight, prompts.couple[1].weight)  # seeded
+
+
+def test_maple_runs_base2new_with_its_convergence_check(tmp_path, shared_cache, monkeypatch):
+    from dmpbench.tasks import common
+
+    full = common.test_set
+
+    def every_tenth(*args):
+        ts = full(*args)
+        keep = torch.zeros(len(ts.labels), dtype=torch.bool)
+        keep[::10] = True
+        return common.TestSet(ts.labelset, ts.feats[keep], ts.labels[keep], ts.images.subset(keep))
+
+    monkeypatch.setattr(common, "test_set", every_tenth)
+    (rec,) = execute(RunRequest(task="base2new", method="maple", datasets=["mini_shapes"], seeds=[1], results=tmp_path, cache_dir=shared_cache,
+                                sets=["method.steps=4", "method.convergence_check=true"], progress=False), say=lambda line: None)
+    assert rec["audit"]["optimizer_steps"] == 4 and rec["audit"]["convergence"]["mini_shapes"]["optimizer_steps_2x"] == 8
+    assert set(rec["metrics"]["mini_shapes"]) == {"base", "new", "all", "hm"}
+    assert "encode" in rec["timings"]["wall_s"]
+
+
+def test_too_deep_maple_is_one_line(tmp_path, capsys, shared_cache):
+    args = ["run", "--task", "base2new", "--method", "maple", "--dataset", "mini_shapes", "--seed", "1", "--no-progress",
+            "--results", str(tmp_path / "r"), "--cache-dir", str(shared_cache), "--set", "method.depth=9", "method.steps=2"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "depth 9" in err[0]
+    assert not list((tmp_path / "r").rglob("*.json"))
