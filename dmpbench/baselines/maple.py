@@ -19,9 +19,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dmpbench.baselines.base import ClassificationMethod, FewShotData, LabelSet, Probe, TrainingPool, normalize
-from dmpbench.baselines.coop import COOP_RANGES, lr_at, schedule
-from dmpbench.baselines.fitting import cached_fit
+from dmpbench.baselines.base import FewShotData, normalize
+from dmpbench.baselines.coop import COOP_RANGES
+from dmpbench.baselines.image_prompting import ImagePromptLearner, train_on_images
 from dmpbench.errors import DmpbenchError
 from dmpbench.registry import METHODS
 
@@ -77,88 +77,29 @@ def build_prompts(backbone, cfg: dict, seed: int) -> MaPLePrompts:
 
 def train_maple(backbone, data: FewShotData, cfg: dict, ctx, desc: str = "maple") -> tuple[dict, dict]:
     """``(state_dict of MaPLePrompts, {"optimizer_steps", "train_loss"})`` trained on ``data``'s images."""
-    if data.images is None:
-        raise ValueError(f"maple: the training data of {data.dataset} carries no images")
-    gen = ctx.generator(offset=43)
     prompts = build_prompts(backbone, cfg, ctx.seed).to(ctx.device)
-    labels, n = data.labels.to(ctx.device), data.labels.numel()
-    opt = torch.optim.SGD(prompts.parameters(), lr=cfg["lr"], momentum=cfg["momentum"], weight_decay=cfg["weight_decay"])
-    total, warmup, per_epoch = schedule(cfg, n)
-    bs, scale = int(cfg["batch_size"]), backbone.logit_scale
-    bar = ctx.bar(total=total, desc=f"{desc} {data.dataset}")
-    order, losses = None, []
-    for step in range(total):
-        if step % per_epoch == 0:
-            order = torch.randperm(n, generator=gen)
-        for group in opt.param_groups:
-            group["lr"] = lr_at(step, cfg, total, warmup, per_epoch)
-        b = step % per_epoch
-        idx = order[b * bs : (b + 1) * bs]
-        images = data.images.load(idx.tolist()).to(ctx.device)
-        with ctx.autocast():
-            text = prompts.text(backbone, data.classnames, cfg["class_token_position"])
-            feats = normalize(backbone.encode_image(images, visual_prompts=prompts.visual()).float())
-            loss = F.cross_entropy(scale * feats @ text.T, labels[idx.to(ctx.device)])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        bar.update(1)
-        losses.append(loss.item())
-    bar.close()
-    tail = losses[-per_epoch:]
-    state = {k: v.detach().cpu() for k, v in prompts.state_dict().items()}
-    return state, {"optimizer_steps": total, "train_loss": sum(tail) / len(tail)}
+    labels = data.labels.to(ctx.device)
+
+    def loss_of(images: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        text = prompts.text(backbone, data.classnames, cfg["class_token_position"])
+        feats = normalize(backbone.encode_image(images, visual_prompts=prompts.visual()).float())
+        return F.cross_entropy(backbone.logit_scale * feats @ text.T, labels[idx.to(ctx.device)])
+
+    stats = train_on_images(data, cfg, ctx, prompts, loss_of, desc, offset=43)
+    return {k: v.detach().cpu() for k, v in prompts.state_dict().items()}, stats
 
 
 @METHODS.register("maple")
-class MaPLe(ClassificationMethod):
+class MaPLe(ImagePromptLearner):
     """MaPLe: deep text prompts coupled to deep vision prompts by learned projections"""
 
     name = "maple"
-    encodes_images = True
     default_config = {**MAPLE_DEFAULTS, "convergence_check": False}
-    audit_settings = ("convergence_check",)
     world_defaults = {"mini": MAPLE_MINI}
     ranges = MAPLE_RANGES
 
-    def fit(self, data: FewShotData, pool: TrainingPool) -> None:
-        self.data = data
-        weights, stats = cached_fit(self, data, lambda cfg, run: train_maple(self.backbone, data, cfg, self.ctx, desc=f"maple {run}"))
-        self.prompts = self._load(weights["1x"])
-        self.ctx.audit["optimizer_steps"] = stats["optimizer_steps_1x"]
-        self.ctx.audit["train_loss"] = stats["train_loss_1x"]
-        self.check = (self._load(weights["2x"]), stats) if "2x" in weights else None
+    def build(self, cfg: dict) -> MaPLePrompts:
+        return build_prompts(self.backbone, cfg, self.ctx.seed)
 
-    def _load(self, state: dict[str, torch.Tensor]) -> MaPLePrompts:
-        prompts = build_prompts(self.backbone, self.config, self.ctx.seed)
-        prompts.load_state_dict(state)
-        return prompts.to(self.ctx.device).eval()
-
-    def _features(self, prompts: MaPLePrompts, images) -> torch.Tensor:
-        visual = [p.detach() for p in prompts.visual()]
-        return images.encode(lambda x: self.backbone.encode_image(x.to(self.ctx.device), visual_prompts=visual),
-                             progress=self.ctx.progress, desc="maple image features")
-
-    def image_features(self, images) -> torch.Tensor:
-        return self._features(self.prompts, images)
-
-    def class_embeddings(self, labels: LabelSet) -> torch.Tensor:
-        with torch.no_grad():
-            return self.prompts.text(self.backbone, labels.classnames, self.config["class_token_position"]).unsqueeze(0)
-
-    def probes(self) -> list[Probe]:
-        """With ``convergence_check``: accuracy on the trained label set's test images and training loss with
-        the 1x and the 2x prompts (``audit["convergence"]``)."""
-        if self.check is None:
-            return []
-        prompts2, extra = self.check
-        names = tuple(self.data.classnames)
-
-        def scored(prompts: MaPLePrompts):
-            def classify(images):
-                with torch.no_grad():
-                    return self._features(prompts, images), prompts.text(self.backbone, names, self.config["class_token_position"]).unsqueeze(0)
-            return classify
-
-        return [Probe("convergence", LabelSet(names, self.data.dataset), self.data.split,
-                      {"acc_1x": scored(self.prompts), "acc_2x": scored(prompts2)}, extra, encodes_images=True)]
+    def train_fit(self, data, cfg, run):
+        return train_maple(self.backbone, data, cfg, self.ctx, desc=f"maple {run}")

@@ -20,9 +20,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dmpbench.baselines.base import ClassificationMethod, FewShotData, LabelSet, Probe, TrainingPool, normalize
-from dmpbench.baselines.coop import COOP_RANGES, lr_at, schedule
-from dmpbench.baselines.fitting import cached_fit
+from dmpbench.baselines.base import FewShotData, normalize
+from dmpbench.baselines.coop import COOP_RANGES
+from dmpbench.baselines.image_prompting import ImagePromptLearner, train_on_images
 from dmpbench.errors import DmpbenchError
 from dmpbench.registry import METHODS
 
@@ -50,81 +50,54 @@ def text_classifier(backbone, template: str, classnames) -> torch.Tensor:
         return normalize(backbone.encode_text([template.format(c) for c in classnames]).float())
 
 
-def train_vpt(backbone, data: FewShotData, cfg: dict, ctx, desc: str = "vpt") -> tuple[dict, dict]:
-    """``({"prompts": [depth, n_ctx, width]}, {"optimizer_steps", "train_loss"})``: deep visual prompts trained
-    on ``data``'s images with cross-entropy against the frozen text classifier."""
-    gen = ctx.generator(offset=41)
-    if data.images is None:
-        raise ValueError(f"vpt: the training data of {data.dataset} carries no images")
-    text = text_classifier(backbone, cfg["text_prompt"], data.classnames).to(ctx.device)
-    labels, n = data.labels.to(ctx.device), data.labels.numel()
+class VisualPrompts(nn.Module):
+    """Deep visual prompts ``[depth, n_ctx, width]`` N(0, 0.02); the text side is the frozen hand prompt."""
+
+    def __init__(self, depth: int, n_ctx: int, width: int, template: str, generator: torch.Generator):
+        super().__init__()
+        self.prompts = nn.Parameter(torch.randn(depth, n_ctx, width, generator=generator) * 0.02)
+        self.template = template
+
+    def visual(self) -> list[torch.Tensor]:
+        return list(self.prompts)
+
+    def text(self, backbone, classnames, position: str = "end") -> torch.Tensor:
+        return text_classifier(backbone, self.template, classnames).to(self.prompts.device)
+
+
+def build_prompts(backbone, cfg: dict, ctx) -> VisualPrompts:
     layers, width = backbone.visual_prompt_geometry()
     if int(cfg["depth"]) > layers:
         raise DmpbenchError(f"vpt: depth {cfg['depth']} but the image tower of {backbone.name} has {layers} layers")
-    prompts = nn.Parameter(torch.randn(int(cfg["depth"]), int(cfg["n_ctx"]), width, generator=gen).mul(0.02).to(ctx.device))
-    opt = torch.optim.SGD([prompts], lr=cfg["lr"], momentum=cfg["momentum"], weight_decay=cfg["weight_decay"])
-    total, warmup, per_epoch = schedule(cfg, n)
-    bs, scale = int(cfg["batch_size"]), backbone.logit_scale
-    bar = ctx.bar(total=total, desc=f"{desc} {data.dataset}")
-    order, losses = None, []
-    for step in range(total):
-        if step % per_epoch == 0:
-            order = torch.randperm(n, generator=gen)
-        for group in opt.param_groups:
-            group["lr"] = lr_at(step, cfg, total, warmup, per_epoch)
-        b = step % per_epoch
-        idx = order[b * bs : (b + 1) * bs]
-        images = data.images.load(idx.tolist()).to(ctx.device)
-        with ctx.autocast():
-            feats = normalize(backbone.encode_image(images, visual_prompts=list(prompts)).float())
-            loss = F.cross_entropy(scale * feats @ text.T, labels[idx.to(ctx.device)])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        bar.update(1)
-        losses.append(loss.item())
-    bar.close()
-    tail = losses[-per_epoch:]
-    return {"prompts": prompts.detach().cpu()}, {"optimizer_steps": total, "train_loss": sum(tail) / len(tail)}
+    return VisualPrompts(int(cfg["depth"]), int(cfg["n_ctx"]), width, cfg["text_prompt"], ctx.generator(offset=41))
+
+
+def train_vpt(backbone, data: FewShotData, cfg: dict, ctx, desc: str = "vpt") -> tuple[dict, dict]:
+    """``(state_dict with "prompts" [depth, n_ctx, width], {"optimizer_steps", "train_loss"})``: deep visual
+    prompts trained on ``data``'s images with cross-entropy against the frozen text classifier."""
+    module = build_prompts(backbone, cfg, ctx).to(ctx.device)
+    text = module.text(backbone, data.classnames)
+    labels = data.labels.to(ctx.device)
+
+    def loss_of(images: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        feats = normalize(backbone.encode_image(images, visual_prompts=module.visual()).float())
+        return F.cross_entropy(backbone.logit_scale * feats @ text.T, labels[idx.to(ctx.device)])
+
+    stats = train_on_images(data, cfg, ctx, module, loss_of, desc, offset=42)
+    return {k: v.detach().cpu() for k, v in module.state_dict().items()}, stats
 
 
 @METHODS.register("vpt")
-class VPT(ClassificationMethod):
+class VPT(ImagePromptLearner):
     """VPT: deep visual prompts in the image tower, the hand prompt as the text side"""
 
     name = "vpt"
-    encodes_images = True
     default_config = {**VPT_DEFAULTS, "convergence_check": False}
-    audit_settings = ("convergence_check",)
     world_defaults = {"mini": VPT_MINI}
     ranges = VPT_RANGES
 
-    def fit(self, data: FewShotData, pool: TrainingPool) -> None:
-        self.data = data
-        weights, stats = cached_fit(self, data, lambda cfg, run: train_vpt(self.backbone, data, cfg, self.ctx, desc=f"vpt {run}"))
-        self.prompts = weights["1x"]["prompts"].to(self.ctx.device)
-        self.ctx.audit["optimizer_steps"] = stats["optimizer_steps_1x"]
-        self.ctx.audit["train_loss"] = stats["train_loss_1x"]
-        self.check = (weights["2x"]["prompts"].to(self.ctx.device), stats) if "2x" in weights else None
+    def build(self, cfg: dict) -> VisualPrompts:
+        return build_prompts(self.backbone, cfg, self.ctx)
 
-    def _features(self, prompts: torch.Tensor, images) -> torch.Tensor:
-        return images.encode(lambda x: self.backbone.encode_image(x.to(self.ctx.device), visual_prompts=list(prompts)),
-                             progress=self.ctx.progress, desc="vpt image features")
-
-    def image_features(self, images) -> torch.Tensor:
-        return self._features(self.prompts, images)
-
-    def class_embeddings(self, labels: LabelSet) -> torch.Tensor:
-        return text_classifier(self.backbone, self.config["text_prompt"], labels.classnames).unsqueeze(0)
-
-    def probes(self) -> list[Probe]:
-        """With ``convergence_check``: accuracy on the trained label set's test images (encoded with the 1x and
-        the 2x prompts) and the training loss at both (``audit["convergence"]``)."""
-        if self.check is None:
-            return []
-        prompts2, extra = self.check
-        labels = LabelSet(tuple(self.data.classnames), self.data.dataset)
-        emb = lambda: self.class_embeddings(labels)  # noqa: E731
-        return [Probe("convergence", labels, self.data.split,
-                      {"acc_1x": lambda images: (self._features(self.prompts, images), emb()),
-                       "acc_2x": lambda images: (self._features(prompts2, images), emb())}, extra, encodes_images=True)]
+    def train_fit(self, data, cfg, run):
+        return train_vpt(self.backbone, data, cfg, self.ctx, desc=f"vpt {run}")
