@@ -86,9 +86,11 @@ class ImagePromptLearner(ClassificationMethod):
         return module.to(self.ctx.device).eval()
 
     def _features(self, prompts: nn.Module, images) -> torch.Tensor:
+        """The test images through the prompted tower (and the module's ``adapt_image``, when it has one: CoPrompt)."""
         with torch.no_grad():
             visual = [p.detach() for p in prompts.visual()]
-        return images.encode(lambda x: self.backbone.encode_image(x.to(self.ctx.device), visual_prompts=visual),
+        adapt = getattr(prompts, "adapt_image", lambda f: f)
+        return images.encode(lambda x: adapt(self.backbone.encode_image(x.to(self.ctx.device), visual_prompts=visual).float()),
                              progress=self.ctx.progress, desc=f"{self.name} image features")
 
     def _text(self, prompts: nn.Module, classnames) -> torch.Tensor:
