@@ -37,11 +37,20 @@ METHODS = ["zeroshot", "coop", "dmp_coop"]
 #: the generators DMP is compared with (DMP Table 8); ``--methods stylus_top1 vae transformer gpt2`` adds their
 #: records to a committed run (they reuse its cache's repositories when ``--cache-dir`` is the same)
 GENERATORS = ["stylus_top1", "vae", "transformer", "gpt2"]
+#: the prompt learners beyond CoOp (``--methods cocoop vpt maple promptsrc coprompt``)
+LEARNERS = ["cocoop", "vpt", "maple", "promptsrc", "coprompt"]
 #: other methods the script can run (a task a method cannot serve, e.g. treecut for prompt_diffusion, is skipped)
-OTHERS = ["prompt_diffusion"]
-#: settings of the committed benchmark beyond the defaults: CoOp reports its convergence (1x vs 2x the
-#: training) on the first seed's records (the check costs 2x a fit; one seed per dataset bounds it)
-CHECK = ("coop", ["method.convergence_check=true"])
+OTHERS = ["prompt_diffusion", "prompt_diffusion_cocoop", "dmp_cocoop"]
+#: settings of the committed benchmark beyond the defaults: every learner with a convergence check (CoOp and the
+#: learners above) reports it (1x vs 2x the training) on the first seed's records (the check costs 2x a fit; one
+#: seed per dataset bounds it)
+CHECK = ["method.convergence_check=true"]
+
+
+def checks_convergence(method: str) -> bool:
+    from dmpbench.registry import METHODS
+
+    return "convergence_check" in getattr(METHODS.get(method), "audit_settings", ())
 
 
 def fidelity_of(results: Path, method: str = "dmp_coop") -> dict[str, tuple[float, float]]:
@@ -62,12 +71,13 @@ def audit_summary(results: Path, hand: Path | None = None) -> str:
     import json
 
     rows = []
-    for path in sorted(results.glob("*/coop/*/*/*.json")):
-        rec = json.loads(path.read_text())
-        for ds, c in rec["audit"].get("convergence", {}).items():
-            rows.append([rec["task"], ds, rec["seed"], c["optimizer_steps_1x"], f"{c['train_loss_1x']:.3f} / {c['train_loss_2x']:.3f}",
-                         f"{c['acc_1x']:.2f} / {c['acc_2x']:.2f}", f"{c['acc_2x'] - c['acc_1x']:+.2f}"])
-    out = tabulate(rows, headers=["task", "dataset", "seed", "steps", "loss 1x / 2x", "acc 1x / 2x", "gain"], tablefmt="github")
+    for learner in ["coop", *LEARNERS]:
+        for path in sorted(results.glob(f"*/{learner}/*/*/*.json")):
+            rec = json.loads(path.read_text())
+            for ds, c in rec["audit"].get("convergence", {}).items():
+                rows.append([learner, rec["task"], ds, rec["seed"], c["optimizer_steps_1x"], f"{c['train_loss_1x']:.3f} / {c['train_loss_2x']:.3f}",
+                             f"{c['acc_1x']:.2f} / {c['acc_2x']:.2f}", f"{c['acc_2x'] - c['acc_1x']:+.2f}"])
+    out = tabulate(rows, headers=["learner", "task", "dataset", "seed", "steps", "loss 1x / 2x", "acc 1x / 2x", "gain"], tablefmt="github")
     for method in ["dmp_coop", *GENERATORS]:
         gen = fidelity_of(results, method)
         if gen:
@@ -95,10 +105,10 @@ def _one_thread() -> None:
 
 
 def _job(job) -> tuple[str, str, list, float]:
-    """One (method, task) over the seeds; coop's first seed carries the convergence check."""
+    """One (method, task) over the seeds; a learner's first seed carries its convergence check."""
     method, task, seeds, results, cache = job
     start = time.perf_counter()
-    groups = [(seeds[:1], CHECK[1]), (seeds[1:], [])] if method == CHECK[0] else [(seeds, [])]
+    groups = [(seeds[:1], CHECK), (seeds[1:], [])] if checks_convergence(method) else [(seeds, [])]
     records = []
     for part, sets in groups:
         if part:
@@ -132,7 +142,7 @@ def main() -> int:
     parser.add_argument("--cache-dir", type=Path, default=None)
     parser.add_argument("--fresh", action="store_true", help="empty cache and results first")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    parser.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS + GENERATORS + OTHERS, help="methods to run (in this order)")
+    parser.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS + GENERATORS + LEARNERS + OTHERS, help="methods to run (in this order)")
     parser.add_argument("--tasks", nargs="+", default=TASKS, choices=TASKS, help="tasks to run")
     parser.add_argument("--workers", type=int, default=1, choices=(1, 2), help="2: two worker processes, one thread each")
     parser.add_argument("--compare-repo-init", type=Path, default=None, metavar="DIR",
