@@ -37,8 +37,8 @@ METHODS = ["zeroshot", "coop", "dmp_coop"]
 #: the generators DMP is compared with (DMP Table 8); ``--methods stylus_top1 vae transformer gpt2`` adds their
 #: records to a committed run (they reuse its cache's repositories when ``--cache-dir`` is the same)
 GENERATORS = ["stylus_top1", "vae", "transformer", "gpt2"]
-#: the prompt learners beyond CoOp (``--methods cocoop vpt maple promptsrc coprompt``)
-LEARNERS = ["cocoop", "vpt", "maple", "promptsrc", "coprompt"]
+#: the prompt learners beyond CoOp (``--methods cocoop vpt maple promptsrc coprompt tac``)
+LEARNERS = ["cocoop", "vpt", "maple", "promptsrc", "coprompt", "tac"]
 #: other methods the script can run (a task a method cannot serve, e.g. treecut for prompt_diffusion, is skipped)
 OTHERS = ["prompt_diffusion", "prompt_diffusion_cocoop", "dmp_cocoop"]
 #: settings of the committed benchmark beyond the defaults: every learner with a convergence check (CoOp and the

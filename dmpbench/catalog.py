@@ -18,6 +18,7 @@ BUILTINS: list[tuple[str, str, str, str]] = [
     ("methods", "maple", "dmpbench.baselines.maple:MaPLe", "MaPLe: deep text prompts coupled to deep vision prompts by learned projections"),
     ("methods", "promptsrc", "dmpbench.baselines.promptsrc:PromptSRC", "PromptSRC: deep prompts in both towers kept close to the frozen model, averaged over epochs"),
     ("methods", "coprompt", "dmpbench.baselines.coprompt:CoPrompt", "CoPrompt: MaPLe's prompts with adapters, kept consistent with the frozen model"),
+    ("methods", "tac", "dmpbench.baselines.tac:TAC", "TAC: deep prompts in both towers with tokens from the label set's class clusters"),
     ("methods", "dmp_coop", "dmpbench.methods.dmp_coop:DMPCoOp", "DMPClass over CoOp: a diffusion model samples CoOp prompts from class names"),
     ("methods", "dmp_cocoop", "dmpbench.methods.dmp_coop:DMPCoCoOp", "DMPClass over CoCoOp: a diffusion model samples CoCoOp prompts from class names"),
     ("methods", "stylus_top1", "dmpbench.methods.stylus_top1:StylusTop1", "Stylus top-1: the repository prompts of the training label set nearest to the request"),

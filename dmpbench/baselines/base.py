@@ -94,7 +94,7 @@ class Probe:
     classifiers: dict[str, Callable[..., Any]]
     extra: dict[str, Any] = field(default_factory=dict)
     per_image: bool = False
-    #: the function takes the test images (``ImageSet``) and gives ``(image features [N, D], [P, C, D])``
+    #: the function takes the test images (``ImageSet``) and gives ``(image features [N, D], [P, C, D])`` for ``labels``
     #: (methods that prompt the image tower: their features are part of what is checked)
     encodes_images: bool = False
 
@@ -148,8 +148,9 @@ class ClassificationMethod(Method):
     #: from ``image_features`` instead of the feature cache, and their training data carries ``images``
     encodes_images: ClassVar[bool] = False
 
-    def image_features(self, images) -> torch.Tensor:
-        """``[N, D]`` features of the test images (an ``ImageSet``) through the method's prompted image tower."""
+    def image_features(self, images, labels: LabelSet) -> torch.Tensor:
+        """``[N, D]`` features of the test images (an ``ImageSet``) through the method's prompted image tower, when
+        classifying among ``labels`` (TAC's vision prompts depend on the label set)."""
         raise NotImplementedError(f"{self.name} does not prompt the image tower")
 
     def probes(self) -> list[Probe]:

@@ -85,10 +85,11 @@ class ImagePromptLearner(ClassificationMethod):
         module.load_state_dict(state)
         return module.to(self.ctx.device).eval()
 
-    def _features(self, prompts: nn.Module, images) -> torch.Tensor:
-        """The test images through the prompted tower (and the module's ``adapt_image``, when it has one: CoPrompt)."""
+    def _features(self, prompts: nn.Module, images, labels: LabelSet) -> torch.Tensor:
+        """The test images through the prompted tower (and the module's ``adapt_image``, when it has one: CoPrompt);
+        a module whose vision prompts depend on the label set (TAC) takes it in ``visual(classnames)``."""
         with torch.no_grad():
-            visual = [p.detach() for p in prompts.visual()]
+            visual = [p.detach() for p in (prompts.visual(labels.classnames) if getattr(prompts, "label_aware", False) else prompts.visual())]
         adapt = getattr(prompts, "adapt_image", lambda f: f)
         return images.encode(lambda x: adapt(self.backbone.encode_image(x.to(self.ctx.device), visual_prompts=visual).float()),
                              progress=self.ctx.progress, desc=f"{self.name} image features")
@@ -97,8 +98,8 @@ class ImagePromptLearner(ClassificationMethod):
         with torch.no_grad():
             return prompts.text(self.backbone, classnames, self.config.get("class_token_position", "end")).unsqueeze(0)
 
-    def image_features(self, images) -> torch.Tensor:
-        return self._features(self.prompts, images)
+    def image_features(self, images, labels: LabelSet) -> torch.Tensor:
+        return self._features(self.prompts, images, labels)
 
     def class_embeddings(self, labels: LabelSet) -> torch.Tensor:
         return self._text(self.prompts, labels.classnames)
@@ -109,7 +110,7 @@ class ImagePromptLearner(ClassificationMethod):
         if self.check is None:
             return []
         prompts2, extra = self.check
-        names = tuple(self.data.classnames)
-        scored = lambda prompts: lambda images: (self._features(prompts, images), self._text(prompts, names))  # noqa: E731
-        return [Probe("convergence", LabelSet(names, self.data.dataset), self.data.split,
+        labels = LabelSet(tuple(self.data.classnames), self.data.dataset)
+        scored = lambda prompts: lambda images: (self._features(prompts, images, labels), self._text(prompts, labels.classnames))  # noqa: E731
+        return [Probe("convergence", labels, self.data.split,
                       {"acc_1x": scored(self.prompts), "acc_2x": scored(prompts2)}, extra, encodes_images=True)]

@@ -86,13 +86,20 @@ def build_prompts(backbone, cfg: dict, seed: int) -> IVLPPrompts:
         return IVLPPrompts(words[:k], int(cfg["depth_text"]), int(cfg["depth_vision"]), int(cfg["n_ctx_vision"]), width)
 
 
+_FROZEN_TEXT: dict[tuple, torch.Tensor] = {}
+
+
 def frozen_text_features(backbone, classnames) -> torch.Tensor:
-    """``[C, D]`` L2-normalised mean over CLIP's 80 ImageNet templates of each class name's frozen text feature."""
+    """``[C, D]`` L2-normalised mean over CLIP's 80 ImageNet templates of each class name's frozen text feature
+    (kept in memory per frozen backbone and class names: PromptSRC and TAC ask for it at every fit and label set)."""
     from open_clip.zero_shot_metadata import OPENAI_IMAGENET_TEMPLATES
 
-    with torch.no_grad():
-        per_template = [normalize(backbone.encode_text([t(c) for c in classnames]).float()) for t in OPENAI_IMAGENET_TEMPLATES]
-    return normalize(torch.stack(per_template).mean(0))
+    key = (backbone.cache_key, tuple(classnames))
+    if key not in _FROZEN_TEXT:
+        with torch.no_grad():
+            per_template = [normalize(backbone.encode_text([t(c) for c in classnames]).float()) for t in OPENAI_IMAGENET_TEMPLATES]
+        _FROZEN_TEXT[key] = normalize(torch.stack(per_template).mean(0)).cpu()
+    return _FROZEN_TEXT[key]
 
 
 def gpa_weights(epochs: int, mean: float, std: float) -> list[float]:

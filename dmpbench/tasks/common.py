@@ -114,7 +114,7 @@ def test_features(method: ClassificationMethod, ctx: RunContext, ts: TestSet) ->
     if not getattr(method, "encodes_images", False):
         return ts.feats
     with ctx.phase("encode"), ctx.autocast():
-        return method.image_features(ts.images)
+        return method.image_features(ts.images, ts.labelset)
 
 
 def split_test_set(world: World, ctx: RunContext, dataset: str, which: str) -> TestSet:
