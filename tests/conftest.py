@@ -8,6 +8,11 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
 import pytest  # noqa: E402
 
+if os.environ.get("PYTEST_XDIST_WORKER"):  # pytest -n N: one torch thread per worker (N workers share the cores)
+    import torch  # noqa: E402
+
+    torch.set_num_threads(1)
+
 
 @pytest.fixture(scope="session")
 def shared_cache(tmp_path_factory):
