@@ -137,10 +137,12 @@ def cmd_list(args: argparse.Namespace) -> int:
     for kind in kinds:
         registry = REGISTRIES[kind]
         print(f"{kind}:")
-        for name in registry.names():
+        names = registry.names()
+        width = max([18, *(len(n) for n in names)])  # the summaries line up whatever the longest name
+        for name in names:
             source = registry.source(name)
             tag = f"  [{source}]" if source != "dmpbench" else ""
-            print(f"  {name:<18} {registry.summary(name)}{tag}")
+            print(f"  {name:<{width}} {registry.summary(name)}{tag}")
     return 0
 
 
