@@ -35,15 +35,6 @@ def _fit(cls, backbone, cache, config, seed=1):
     return method, ctx
 
 
-def tenth(ts):
-    """Every tenth image of a test set (``common.TestSet``)."""
-    from dmpbench.tasks.common import TestSet
-
-    keep = torch.zeros(len(ts.labels), dtype=torch.bool)
-    keep[::10] = True
-    return TestSet(ts.labelset, ts.feats[keep], ts.labels[keep], ts.images.subset(keep))
-
-
 def test_meta_net_is_cocoops_bottleneck_and_shifts_every_context_vector_alike():
     meta = MetaNet(512, 384)
     assert meta.linear1.out_features == 32 and meta.linear2.out_features == 384  # D -> D/16 -> ctx_dim
@@ -77,15 +68,7 @@ def test_training_lowers_the_loss_and_other_seeds_give_other_weights(backbone, t
     assert not torch.equal(other.meta_net.linear1.weight, short.meta_net.linear1.weight)
 
 
-def test_base2new_scores_cocoop_per_image_with_its_convergence_check(tmp_path, shared_cache, monkeypatch):
-    from dmpbench.tasks import common
-
-    full = common.test_set
-
-    def every_tenth(*args):  # the task's path unchanged, on a tenth of the test images (a per-image classifier is costly)
-        return tenth(full(*args))
-
-    monkeypatch.setattr(common, "test_set", every_tenth)
+def test_base2new_scores_cocoop_per_image_with_its_convergence_check(tmp_path, shared_cache, tenth_of_test_images):
     (rec,) = execute(RunRequest(task="base2new", method="cocoop", datasets=["mini_shapes"], seeds=[1], results=tmp_path, cache_dir=shared_cache,
                                 sets=["method.steps=4", "method.convergence_check=true"], progress=False), say=lambda line: None)
     assert set(rec["metrics"]["mini_shapes"]) == {"base", "new", "all", "hm"}
@@ -129,21 +112,9 @@ def test_unknown_learner_setting_is_one_line(tmp_path, capsys):
     assert len(err) == 1 and "cocoop_csc" in err[0]
 
 
-def _every_tenth_test_image(monkeypatch):
-    from dmpbench.tasks import common
-
-    full = common.test_set
-
-    def every_tenth(*args):
-        return tenth(full(*args))
-
-    monkeypatch.setattr(common, "test_set", every_tenth)
-
-
-def test_dmp_over_cocoop_samples_the_context_and_keeps_the_units_meta_net(tmp_path, shared_cache, monkeypatch):
+def test_dmp_over_cocoop_samples_the_context_and_keeps_the_units_meta_net(tmp_path, shared_cache, tenth_of_test_images):
     """DMP A.9: the DMP samples the shallow prompt; CoCoOp's meta-net of the unit's own fit stays (a dataset
     outside the base-to-new suite: its pool is itself)."""
-    _every_tenth_test_image(monkeypatch)
     sets = ["method.repo_inits=2", "method.cocoop_steps=2", "method.cocoop_batch_size=2", "method.dmp_steps=3", "method.num_prompts=2",
             "method.sample_steps=3", "method.learner={steps: 3, batch_size: 2}"]
     (rec,) = execute(RunRequest(task="base2new", method="dmp_cocoop", datasets=["mini_digits"], seeds=[2], results=tmp_path, cache_dir=shared_cache,

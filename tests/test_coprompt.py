@@ -28,18 +28,7 @@ def test_module_adapts_both_towers(tmp_path):
     assert text.shape == plain.shape == (2, backbone.embed_dim) and not torch.allclose(text, plain)
 
 
-def test_coprompt_runs_base2new_scored_through_its_adapters(tmp_path, shared_cache, monkeypatch):
-    from dmpbench.tasks import common
-
-    full = common.test_set
-
-    def every_tenth(*args):
-        ts = full(*args)
-        keep = torch.zeros(len(ts.labels), dtype=torch.bool)
-        keep[::10] = True
-        return common.TestSet(ts.labelset, ts.feats[keep], ts.labels[keep], ts.images.subset(keep))
-
-    monkeypatch.setattr(common, "test_set", every_tenth)
+def test_coprompt_runs_base2new_scored_through_its_adapters(tmp_path, shared_cache, tenth_of_test_images):
     (rec,) = execute(RunRequest(task="base2new", method="coprompt", datasets=["mini_shapes"], seeds=[1], results=tmp_path, cache_dir=shared_cache,
                                 sets=["method.steps=4", "method.convergence_check=true"], progress=False), say=lambda line: None)
     assert rec["audit"]["optimizer_steps"] == 4 and rec["audit"]["convergence"]["mini_shapes"]["optimizer_steps_2x"] == 8

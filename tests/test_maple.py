@@ -29,18 +29,7 @@ def test_context_starts_from_the_first_tokens_of_the_init(tmp_path):
     assert torch.equal(build_prompts(backbone, cfg, seed=1).couple[1].weight, prompts.couple[1].weight)  # seeded
 
 
-def test_maple_runs_base2new_with_its_convergence_check(tmp_path, shared_cache, monkeypatch):
-    from dmpbench.tasks import common
-
-    full = common.test_set
-
-    def every_tenth(*args):
-        ts = full(*args)
-        keep = torch.zeros(len(ts.labels), dtype=torch.bool)
-        keep[::10] = True
-        return common.TestSet(ts.labelset, ts.feats[keep], ts.labels[keep], ts.images.subset(keep))
-
-    monkeypatch.setattr(common, "test_set", every_tenth)
+def test_maple_runs_base2new_with_its_convergence_check(tmp_path, shared_cache, tenth_of_test_images):
     (rec,) = execute(RunRequest(task="base2new", method="maple", datasets=["mini_shapes"], seeds=[1], results=tmp_path, cache_dir=shared_cache,
                                 sets=["method.steps=4", "method.convergence_check=true"], progress=False), say=lambda line: None)
     assert rec["audit"]["optimizer_steps"] == 4 and rec["audit"]["convergence"]["mini_shapes"]["optimizer_steps_2x"] == 8

@@ -68,18 +68,7 @@ def test_the_regularisers_hold_the_prompted_model_near_the_frozen_one(world, dat
     assert gap(held) < gap(free)
 
 
-def test_promptsrc_runs_base2new(tmp_path, shared_cache, monkeypatch):
-    from dmpbench.tasks import common
-
-    full = common.test_set
-
-    def every_tenth(*args):
-        ts = full(*args)
-        keep = torch.zeros(len(ts.labels), dtype=torch.bool)
-        keep[::10] = True
-        return common.TestSet(ts.labelset, ts.feats[keep], ts.labels[keep], ts.images.subset(keep))
-
-    monkeypatch.setattr(common, "test_set", every_tenth)
+def test_promptsrc_runs_base2new(tmp_path, shared_cache, tenth_of_test_images):
     (rec,) = execute(RunRequest(task="base2new", method="promptsrc", datasets=["mini_shapes"], seeds=[1], results=tmp_path, cache_dir=shared_cache,
                                 sets=["method.steps=4"], progress=False), say=lambda line: None)
     assert rec["audit"]["optimizer_steps"] == 4 and set(rec["metrics"]["mini_shapes"]) == {"base", "new", "all", "hm"}

@@ -32,18 +32,7 @@ def test_the_prompts_depend_on_the_label_set():
         assert prompts.text(backbone, shapes).shape == (3, backbone.embed_dim)
 
 
-def test_tac_runs_base2new_with_label_aware_image_features(tmp_path, shared_cache, monkeypatch):
-    from dmpbench.tasks import common
-
-    full = common.test_set
-
-    def every_tenth(*args):
-        ts = full(*args)
-        keep = torch.zeros(len(ts.labels), dtype=torch.bool)
-        keep[::10] = True
-        return common.TestSet(ts.labelset, ts.feats[keep], ts.labels[keep], ts.images.subset(keep))
-
-    monkeypatch.setattr(common, "test_set", every_tenth)
+def test_tac_runs_base2new_with_label_aware_image_features(tmp_path, shared_cache, tenth_of_test_images):
     (rec,) = execute(RunRequest(task="base2new", method="tac", datasets=["mini_shapes"], seeds=[1], results=tmp_path, cache_dir=shared_cache,
                                 sets=["method.steps=3", "method.convergence_check=true"], progress=False), say=lambda line: None)
     assert rec["audit"]["optimizer_steps"] == 3 and set(rec["metrics"]["mini_shapes"]) == {"base", "new", "all", "hm"}

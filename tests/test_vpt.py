@@ -16,20 +16,6 @@ def world():
     return make_world("mini", None, None, torch.device("cpu"))
 
 
-def _tenth(monkeypatch):
-    from dmpbench.tasks import common
-
-    full = common.test_set
-
-    def every_tenth(*args):
-        ts = full(*args)
-        keep = torch.zeros(len(ts.labels), dtype=torch.bool)
-        keep[::10] = True
-        return common.TestSet(ts.labelset, ts.feats[keep], ts.labels[keep], ts.images.subset(keep))
-
-    monkeypatch.setattr(common, "test_set", every_tenth)
-
-
 def test_image_set_gives_the_feature_caches_features_without_prompts(world, tmp_path):
     from dmpbench.context import RunContext
     from dmpbench.tasks import common
@@ -47,8 +33,7 @@ def test_image_set_gives_the_feature_caches_features_without_prompts(world, tmp_
     assert len(both) == 2 * len(part) and torch.equal(both.load([len(part)]), part.load([0]))
 
 
-def test_vpt_trains_prompts_that_change_the_image_features_and_is_cached(tmp_path, shared_cache, monkeypatch):
-    _tenth(monkeypatch)
+def test_vpt_trains_prompts_that_change_the_image_features_and_is_cached(tmp_path, shared_cache, tenth_of_test_images):
     sets = ["method.steps=6", "method.convergence_check=true"]
     run = lambda results: execute(RunRequest(task="base2new", method="vpt", datasets=["mini_shapes"], seeds=[1], results=results,  # noqa: E731
                                              cache_dir=shared_cache, sets=sets, progress=False), say=lambda line: None)[0]
