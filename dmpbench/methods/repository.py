@@ -194,7 +194,7 @@ class RepositoryGenerator(ClassificationMethod):
         # datasets: the repository is learned on the K-shot draw of ``repo_seed``; the run's seed only
         # seeds the sampling of prompts.
         train_sets = [pool.get(name, seed=int(self.config["repo_seed"])) for name in pool.names]
-        ignored = set(self.sampling_keys)
+        ignored = {*self.sampling_keys, "learner"}  # (``learner``: the unit's own fit, not the generator's training data)
         if not float(self.config["repo_noise"]):  # the clean repository: the same generator as before the option existed
             ignored |= {"repo_noise", "repo_noise_std"}
         key = {"backbone": self.backbone.cache_key, "pool": [(d.dataset, d.split, d.shots, d.classnames) for d in train_sets],
