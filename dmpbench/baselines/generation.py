@@ -11,6 +11,7 @@ tokens; a learned subject token is ``"a photo of <*>"`` with ``[K, ctx_dim]``; a
 
 from __future__ import annotations
 
+import contextlib
 from abc import abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,3 +70,8 @@ class GenerationMethod(Method):
     @abstractmethod
     def prompt_embeddings(self, request: GenerationRequest, synthesis: SynthesisBackbone) -> PromptEmbeddings:
         """Prompt embeddings for ``request``: ``request.n`` rows per prompt, prompt-major."""
+
+    def denoiser(self, request: GenerationRequest, synthesis: SynthesisBackbone) -> contextlib.AbstractContextManager:
+        """A context in which the synthesis model's denoiser is changed for ``request`` (a concept slider's
+        LoRA at the request's strength); the unchanged model by default. The task renders inside it."""
+        return contextlib.nullcontext()

@@ -1,4 +1,8 @@
-"""The plain prompt (the zero-shot analogue for generation): the request's text, nothing learned."""
+"""The plain prompt (the zero-shot analogue for generation): the request's text, nothing learned.
+
+On the slider task the request names a concept and gives the plain prompts; the text prompt is the same
+prompt with the attribute written in words (the concept's ``(plain, edited)`` evaluation pairs), what a user
+without a slider would type. Its strength is ignored (text has no scale)."""
 
 from __future__ import annotations
 
@@ -14,8 +18,10 @@ class TextPrompt(GenerationMethod):
     name = "text_prompt"
 
     def fit(self, data: GenerationData) -> None:
-        pass
+        self.edited = {(c.name, plain): edited for c in data.extra.get("concepts", ()) for plain, edited in c.eval_prompts}
 
     def prompt_embeddings(self, request: GenerationRequest, synthesis: SynthesisBackbone) -> PromptEmbeddings:
-        texts = [p.format(request.concept) if request.concept is not None else p for p in request.prompts]
+        edited = getattr(self, "edited", {})
+        texts = [edited[(request.concept, p)] if (request.concept, p) in edited
+                 else p.format(request.concept) if request.concept is not None else p for p in request.prompts]
         return PromptEmbeddings([t for t in texts for _ in range(request.n)])

@@ -62,7 +62,7 @@ def render(method: GenerationMethod, synthesis: SynthesisBackbone, request: Gene
         if len(answer.texts) != len(seeds):
             raise ValueError(f"{method.name} answered {len(answer.texts)} prompts for {len(seeds)} images")
         cond = synthesis.encode(answer.texts, answer.learned)
-    with ctx.phase("generate"):
+    with ctx.phase("generate"), method.denoiser(request, synthesis):
         return synthesis.generate(cond, seeds, guidance_scale=guidance, steps=steps, scheduler=scheduler)
 
 

@@ -147,6 +147,16 @@ class DiffusersSynthesis(SynthesisBackbone):
     def generate(self, cond: Conditioning, seeds: Sequence[int], guidance_scale: float | None = None,
                  steps: int | None = None, scheduler: str | None = None,
                  negative: Conditioning | None = None) -> torch.Tensor:
+        return self._run(cond, seeds, guidance_scale, steps, scheduler, negative, "pt").float().cpu().clamp(0, 1)
+
+    @torch.no_grad()
+    def sample_latents(self, cond: Conditioning, seeds: Sequence[int], guidance_scale: float | None = None,
+                       steps: int | None = None, scheduler: str | None = None,
+                       negative: Conditioning | None = None) -> torch.Tensor:
+        """The denoised latents ``generate`` would decode (scaled as the UNet sees them), on the CPU."""
+        return self._run(cond, seeds, guidance_scale, steps, scheduler, negative, "latent").float().cpu()
+
+    def _run(self, cond, seeds, guidance_scale, steps, scheduler, negative, output_type) -> torch.Tensor:
         seeds = [int(s) for s in seeds]
         cond = cond.repeat(len(seeds))
         negative = self.unconditional(len(seeds)) if negative is None else negative.repeat(len(seeds))
@@ -162,6 +172,34 @@ class DiffusersSynthesis(SynthesisBackbone):
                 kwargs.update(pooled_prompt_embeds=c.pooled.to(self.device), negative_pooled_prompt_embeds=u.pooled.to(self.device))
             generators = [torch.Generator(device="cpu").manual_seed(s) for s in seeds[rows]]
             out = self.pipeline(**kwargs, guidance_scale=guidance, num_inference_steps=n_steps, generator=generators,
-                                height=self.image_size, width=self.image_size, output_type="pt")
-            outs.append(out.images.float().cpu())
-        return torch.cat(outs).clamp(0, 1)
+                                height=self.image_size, width=self.image_size, output_type=output_type)
+            outs.append(out.images)
+        return torch.cat(outs)
+
+    # training hooks (textual inversion, sliders): the pipeline's own denoiser and noise schedule
+    @property
+    def train_timesteps(self) -> int:
+        return int(self.pipeline.scheduler.config.num_train_timesteps)
+
+    def add_noise(self, latents: torch.Tensor, noise: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
+        """``x_t`` of the forward process (the schedule the UNet was trained with)."""
+        return self._scheduler("ddpm").add_noise(latents, noise, timesteps)
+
+    def predict_noise(self, latents: torch.Tensor, timesteps: torch.Tensor, cond: Conditioning) -> torch.Tensor:
+        """The UNet's noise prediction for ``x_t`` at ``timesteps`` under ``cond`` (differentiable; SDXL gets its
+        micro-conditioning: original and target size = the image size, crop (0, 0), as the pipeline sets them)."""
+        unet = self.pipeline.unet
+        kwargs = {}
+        if cond.pooled is not None:
+            s = self.image_size
+            time_ids = torch.tensor([[s, s, 0, 0, s, s]], dtype=unet.dtype, device=self.device).expand(len(latents), -1)
+            kwargs["added_cond_kwargs"] = {"text_embeds": cond.pooled.to(self.device), "time_ids": time_ids}
+        return unet(latents.to(device=self.device, dtype=unet.dtype), timesteps.to(self.device),
+                    encoder_hidden_states=cond.prompt_embeds.to(self.device), **kwargs).sample
+
+    @torch.no_grad()
+    def encode_images(self, images: torch.Tensor) -> torch.Tensor:
+        """Images ``[N, 3, H, W]`` in ``[0, 1]`` -> the latents the UNet denoises (the VAE posterior mean, scaled)."""
+        vae = self.pipeline.vae
+        dist = vae.encode((images * 2 - 1).to(device=self.device, dtype=vae.dtype)).latent_dist
+        return (dist.mean * vae.config.scaling_factor).float()
