@@ -75,7 +75,7 @@ def train_concept_sliders(synthesis, concepts, cfg: dict, seed: int, ctx) -> tup
                 opt = torch.optim.AdamW(params, lr=cfg["lr"])
                 cond = {t: synthesis.encode([t]) for t in set(c.target)}
                 losses = []
-                for idx in st.batches(len(pool), cfg["batch_size"], cfg["steps"], seed + 1):
+                for idx in st.batches(len(pool), cfg["batch_size"], cfg["steps"], st.concept_seed(seed, c)):
                     texts = [c.target[int(pool.preserved[j])] for j in idx]
                     pred = synthesis.predict_noise(pool.latents[idx], pool.timesteps[idx],
                                                    Conditioning.cat([cond[t] for t in texts])).float()

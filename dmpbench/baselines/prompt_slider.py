@@ -10,7 +10,7 @@ Mini world: 300 steps at batch 2 and learning rate 5e-3 (the repository: the las
 
 All concepts of a run train together as one stacked parameter ``[C, K, d]`` with the per-concept losses
 summed: AdamW is element-wise, so each concept's token follows exactly the trajectory it would alone
-(each concept draws its own samples each step). Cached per (synthesis weights, concepts, recipe, seed);
+(each concept draws its own samples from a stream seeded by the run's seed and its name). Cached per (synthesis weights, concepts, recipe, seed);
 ``audit["prompt_slider"]`` holds the loss at the start and end of training.
 """
 
@@ -58,10 +58,9 @@ def train_prompt_sliders(synthesis: SynthesisBackbone, concepts: list[SliderConc
         tokens = torch.nn.Parameter(torch.stack(init).clone())
         opt = torch.optim.AdamW([tokens], lr=cfg["lr"], betas=(0.9, 0.999), weight_decay=1e-2)
         targets = torch.stack([pool.targets[c.name] for c in concepts])  # [C, N, ...]
-        steps = st.batches(len(pool), cfg["batch_size"] * len(concepts), cfg["steps"], seed + 1)
         b, snaps, losses = cfg["batch_size"], [], []
-        for step, idx in enumerate(ctx.bar(steps, desc="prompt sliders"), start=1):
-            idx = idx.view(len(concepts), b)  # concept c's own samples
+        streams = torch.stack([torch.stack(st.batches(len(pool), b, cfg["steps"], st.concept_seed(seed, c))) for c in concepts], 1)
+        for step, idx in enumerate(ctx.bar(streams, desc="prompt sliders"), start=1):  # idx [C, b]: concept c's own samples
             flat = idx.flatten()
             texts = [slider_prompt(concepts[ci].target[int(pool.preserved[j])]) for ci, row in enumerate(idx) for j in row]
             learned = tokens.repeat_interleave(b, 0)

@@ -108,6 +108,13 @@ def guided_pool(synthesis, concepts: Sequence[SliderConcept], pool_size: int, po
     return GuidedPool(x_t, timesteps, preserved, targets)
 
 
+def concept_seed(seed: int, concept: SliderConcept) -> int:
+    """The seed of a concept's sample stream: the run's seed and the concept's name (not its position in the set)."""
+    import zlib
+
+    return seed * 1_000_003 + zlib.crc32(concept.name.encode()) % 1_000_003
+
+
 def batches(n: int, batch_size: int, steps: int, seed: int) -> list[torch.Tensor]:
     """The sample indices of each step (a fixed function of the seed)."""
     gen = torch.Generator().manual_seed(seed)

@@ -27,7 +27,7 @@ import torch
 
 from dmpbench.baselines.generation import GenerationData, GenerationMethod, GenerationRequest
 from dmpbench.context import RunContext
-from dmpbench.data.slider_concepts import concepts_for
+from dmpbench.data.slider_concepts import PAPER_CONCEPTS, concepts_for, mini_concepts, unknown_concept
 from dmpbench.errors import DmpbenchError
 from dmpbench.metrics.extractors import ClipImageFeatures
 from dmpbench.metrics.similarity import clip_score
@@ -54,8 +54,13 @@ class Slider(Task):
 
     @classmethod
     def validate_config(cls, config) -> None:
-        if any(not isinstance(c, str) for c in config.get("concepts", [])):
+        names = config.get("concepts", [])
+        if any(not isinstance(c, str) for c in names):
             raise DmpbenchError("task slider: concepts must be a list of concept names")
+        known = [c.name for c in mini_concepts()] + [n for n in PAPER_CONCEPTS if n not in {c.name for c in mini_concepts()}]
+        for name in names:  # a name of neither world: refused before any work (the world's own set is checked in run)
+            if name not in known:
+                raise unknown_concept(name, known)
 
     def model_identity(self) -> dict[str, str]:
         return {"synthesis": gen.synthesis_for(self.world, self.config["synthesis"]).cache_key}
