@@ -106,7 +106,8 @@ def test_dmp_fidelity_reads_nearest_repository_prompts():
 
 
 SLIDER_SETS = ["task.concepts=[age,smiling]", "task.images_per_prompt=1", "task.steps=2"]
-METHOD_SETS = {"prompt_slider": ["method.steps=4", "method.pool_size=4", "method.pool_images=1", "method.snapshot_span=4"],
+METHOD_SETS = {"prompt_slider": ["method.steps=4", "method.pool_size=4", "method.pool_images=1", "method.snapshot_span=4",
+                                  "method.snapshot_every=2"],
                "concept_slider": ["method.steps=4", "method.pool_size=4", "method.pool_images=1"],
                "dmp_slider": ["method.steps=4", "method.pool_size=4", "method.pool_images=1", "method.snapshot_span=4",
                               "method.snapshot_every=1", "method.dmp_steps=4", "method.dmp_batch_size=8", "method.num_prompts=2",
@@ -133,13 +134,14 @@ def test_slider_task_through_the_runner(method, tmp_path, shared_cache):
     (["--set", "task.concepts=[agee]"], "unknown slider concept 'agee'; did you mean age"),
     (["--dataset", "mini_shapes"], "concept set is 'mini_faces', not 'mini_shapes'"),
     (["--set", "task.strength=0"], "strength"),
+    (["--method", "prompt_slider", "--set", "method.snapshot_span=400"], "snapshot_span (400) is longer than training (300 steps)"),
     (["--method", "zeroshot"], "cannot serve task 'slider'"),
 ])
 def test_slider_bad_input_is_one_line(args, message, tmp_path, capsys):
     argv = ["run", "--task", "slider", "--method", "text_prompt", "--results", str(tmp_path / "r"), "--cache-dir", str(tmp_path / "c")]
     if "--method" in args:
         argv[4] = args[args.index("--method") + 1]
-        args = []
+        args = args[2:]
     assert main(argv + args) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1 and not (tmp_path / "r").exists()

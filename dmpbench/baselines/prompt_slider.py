@@ -22,6 +22,7 @@ import torch
 
 from dmpbench.backbones.synthesis.base import PLACEHOLDER, SynthesisBackbone
 from dmpbench.baselines import slider_training as st
+from dmpbench.baselines.token_training import loss_stats, train_tokens, word_init
 from dmpbench.baselines.generation import GenerationData, GenerationMethod, GenerationRequest, PromptEmbeddings
 from dmpbench.data.slider_concepts import SliderConcept
 from dmpbench.errors import DmpbenchError
@@ -34,6 +35,14 @@ SLIDER_DEFAULTS: dict[str, Any] = {
 SLIDER_MINI: dict[str, Any] = {"steps": 300, "batch_size": 2, "lr": 5e-3, "pool_size": 256, "pool_images": 32}
 SLIDER_RANGES = {"steps": ">=1", "batch_size": ">=1", "lr": ">0", "eta": ">0", "pool_size": ">=1", "pool_images": ">=1",
                  "snapshot_every": ">=1", "snapshot_span": ">=1", "tokens": ">=1"}
+
+
+def check_snapshots(name: str, config: dict) -> None:
+    """The repository schedule must keep at least one snapshot inside the training run (before any work)."""
+    if config["snapshot_span"] > config["steps"]:
+        raise DmpbenchError(f"method '{name}': snapshot_span ({config['snapshot_span']}) is longer than training ({config['steps']} steps)")
+    if config["snapshot_every"] > config["snapshot_span"]:
+        raise DmpbenchError(f"method '{name}': snapshot_every ({config['snapshot_every']}) is longer than snapshot_span ({config['snapshot_span']}): no snapshot would be kept")
 
 
 def slider_prompt(plain: str) -> str:
@@ -50,36 +59,21 @@ def train_prompt_sliders(synthesis: SynthesisBackbone, concepts: list[SliderConc
 
     def build():
         pool = st.cached_pool(synthesis, concepts, cfg, seed, ctx)
-        k = cfg["tokens"]
-        init = []
-        for c in concepts:
-            emb = synthesis.token_embeddings(c.init_word).float()
-            init.append(emb.mean(0, keepdim=True).expand(k, -1))  # a multi-piece word: the mean of its pieces
-        tokens = torch.nn.Parameter(torch.stack(init).clone())
-        opt = torch.optim.AdamW([tokens], lr=cfg["lr"], betas=(0.9, 0.999), weight_decay=1e-2)
+        init = torch.stack([word_init(synthesis, c.init_word, cfg["tokens"]) for c in concepts])
         targets = torch.stack([pool.targets[c.name] for c in concepts])  # [C, N, ...]
-        b, snaps, losses = cfg["batch_size"], [], []
-        streams = torch.stack([torch.stack(st.batches(len(pool), b, cfg["steps"], st.concept_seed(seed, c))) for c in concepts], 1)
-        for step, idx in enumerate(ctx.bar(streams, desc="prompt sliders"), start=1):  # idx [C, b]: concept c's own samples
+        streams = torch.stack([torch.stack(st.batches(len(pool), cfg["batch_size"], cfg["steps"], st.concept_seed(seed, c)))
+                               for c in concepts], 1)  # [steps, C, b]: each concept's own samples
+
+        def batch(step, idx):
             flat = idx.flatten()
             texts = [slider_prompt(concepts[ci].target[int(pool.preserved[j])]) for ci, row in enumerate(idx) for j in row]
-            learned = tokens.repeat_interleave(b, 0)
-            pred = synthesis.predict_noise(pool.latents[flat], pool.timesteps[flat], synthesis.encode(texts, learned)).float()
-            target = targets[torch.arange(len(concepts)).repeat_interleave(b), flat].to(pred.device)
-            per_concept = ((pred - target) ** 2).flatten(1).mean(1).view(len(concepts), b).mean(1)
-            loss = per_concept.sum()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            losses.append(per_concept.detach().cpu())
-            if step in keep:
-                snaps.append(tokens.detach().cpu().clone())
-        losses = torch.stack(losses)
-        window = max(1, min(20, len(losses) // 10))
-        stats = {"optimizer_steps": cfg["steps"], "snapshots": len(snaps),
-                 "loss_first": {c.name: round(float(losses[:window, i].mean()), 5) for i, c in enumerate(concepts)},
-                 "loss_last": {c.name: round(float(losses[-window:, i].mean()), 5) for i, c in enumerate(concepts)}}
-        return {"repository": torch.stack(snaps, 1)}, stats
+            rows = torch.arange(len(concepts)).repeat_interleave(idx.shape[1])
+            return texts, pool.latents[flat], pool.timesteps[flat], targets[rows, flat]
+
+        snaps, losses = train_tokens(synthesis, init, streams, batch, cfg["lr"], keep,
+                                     lambda it: ctx.bar(it, desc="prompt sliders"))
+        stats = {"optimizer_steps": cfg["steps"], "snapshots": snaps.shape[1], **loss_stats(losses, [c.name for c in concepts])}
+        return {"repository": snaps}, stats
 
     return st.cached_tensors(ctx, "prompt_slider", key, build)
 
@@ -99,6 +93,10 @@ class PromptSlider(GenerationMethod):
     default_config = {**SLIDER_DEFAULTS, "tokens": 1}
     world_defaults = {"mini": SLIDER_MINI}
     ranges = SLIDER_RANGES
+
+    @classmethod
+    def validate_config(cls, config: dict) -> None:
+        check_snapshots(cls.name, config)
 
     def fit(self, data: GenerationData) -> None:
         self.concepts = {c.name: c for c in concepts_of(data)}

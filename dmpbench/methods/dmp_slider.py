@@ -26,7 +26,7 @@ import torch
 from dmpbench.backbones.synthesis.base import SynthesisBackbone
 from dmpbench.baselines import slider_training as st
 from dmpbench.baselines.generation import GenerationData, GenerationMethod, GenerationRequest, PromptEmbeddings
-from dmpbench.baselines.prompt_slider import SLIDER_DEFAULTS, SLIDER_MINI, SLIDER_RANGES, concepts_of, slider_prompt, train_prompt_sliders
+from dmpbench.baselines.prompt_slider import SLIDER_DEFAULTS, SLIDER_MINI, SLIDER_RANGES, check_snapshots, concepts_of, slider_prompt, train_prompt_sliders
 from dmpbench.cachefiles import try_load, write_text
 from dmpbench.dmp import PRESETS
 from dmpbench.dmp.model import DMP
@@ -48,6 +48,10 @@ class DMPSlider(GenerationMethod):
     default_config = {**SLIDER_DEFAULTS, "tokens": 1, **DMP_DEFAULTS}
     world_defaults = {"mini": {**SLIDER_MINI, "dmp_steps": 1500, "dmp_batch_size": 256, "dmp_lr": 1e-3}}
     ranges = {**SLIDER_RANGES, **DMP_RANGES}
+
+    @classmethod
+    def validate_config(cls, config: dict) -> None:
+        check_snapshots(cls.name, config)
 
     def preset(self) -> str:
         return ("small" if self.backbone.world == "mini" else "paper") if self.config["preset"] == "auto" else self.config["preset"]
