@@ -13,7 +13,7 @@ from dmpbench.cli import main
 from dmpbench.context import RunContext
 from dmpbench.data.slider_concepts import concepts_for, mini_concept, mini_concepts, paper_concepts
 from dmpbench.errors import DmpbenchError
-from dmpbench.methods.dmp_slider import fidelity
+from dmpbench.methods.token_dmp import fidelity
 from dmpbench.runner.run import RunRequest, execute
 
 TINY = {**SLIDER_DEFAULTS, "tokens": 1, "steps": 6, "batch_size": 1, "lr": 5e-3, "pool_size": 8, "pool_images": 2,
@@ -109,8 +109,8 @@ SLIDER_SETS = ["task.concepts=[age,smiling]", "task.images_per_prompt=1", "task.
 METHOD_SETS = {"prompt_slider": ["method.steps=4", "method.pool_size=4", "method.pool_images=1", "method.snapshot_span=4",
                                   "method.snapshot_every=2"],
                "concept_slider": ["method.steps=4", "method.pool_size=4", "method.pool_images=1"],
-               "dmp_slider": ["method.steps=4", "method.pool_size=4", "method.pool_images=1", "method.snapshot_span=4",
-                              "method.snapshot_every=1", "method.dmp_steps=4", "method.dmp_batch_size=8", "method.num_prompts=2",
+               "dmp_slider": ["method.slider_steps=4", "method.slider_pool_size=4", "method.slider_pool_images=1",
+                              "method.slider_snapshot_span=4", "method.slider_snapshot_every=1", "method.dmp_steps=4", "method.dmp_batch_size=8", "method.num_prompts=2",
                               "method.sample_steps=3"]}
 
 
@@ -125,7 +125,7 @@ def test_slider_task_through_the_runner(method, tmp_path, shared_cache):
     assert record["audit"]["images"]["images_per_prompt"] == 1 and "stand-in" in record["audit"]["extractors"]["lpips"]
     if method == "dmp_slider":
         assert set(record["audit"]["repository_fidelity"]) == {"age", "smiling"}
-        assert record["audit"]["dmp"]["repository"] == [2, 4]
+        assert record["audit"]["dmp"]["repositories"] == {"age": [2, 4]}
     rerun = execute(RunRequest(**{**req.__dict__, "force": True}), say=lambda line: None)[0]
     assert rerun["metrics"] == record["metrics"]  # deterministic from the seed (cached fits reused)
 

@@ -1,0 +1,134 @@
+"""What the DMPs over learned-token repositories share (DMPSlider, DMPIdentity, DMPMulti; DMP sections 3.2-3.3,
+A.6, Table 17): the DMP trained directly in prompt space on ``[subjects x snapshots]`` token repositories,
+each subject conditioned on one text (a concept name, or "identity-c"), and the answer to a request.
+
+* **DMP**: ``dmpbench.dmp.DMP`` without autoencoder (Table 17's DMPMulti column: x = 768 x 1; mini world 384 x 1),
+  ``preset`` paper / small, trained on every snapshot with its subject's condition (the run's CLIP text
+  embedding of the condition text, one token); AdamW, 20% null conditioning, EMA (the library's recipe).
+  Paper world: Table 17's batch 320 (lr: ours, 1e-4; the paper's 1e-6 is for 100k iterations); mini
+  world: 1,500 steps of batch 256 at 1e-3.
+* **Sampling**: ``num_prompts`` prompts per subject with DDIM (``sample_steps``, ``guidance``) from the run's
+  seed; image row r of a request uses sample r mod ``num_prompts``. ``negative: true`` samples with the
+  subject as the *negative* condition and the empty positive (``DMP.negate(None, c)``: DMP 4.2's negative
+  sliders, Figure 19).
+* **Answer**: a slider request (plain prompts) gets the sample appended and scaled by the strength, as a
+  prompt slider; a subject request (prompts with ``{}``) gets the sample in the subject's place.
+* **Audit** ``repository_fidelity``: per subject, the share of samples whose nearest repository token is the
+  subject's own (``nearest_same``) and their mean distance to the subject's repository mean over the
+  repository's own spread around it (``spread_ratio``; 1 = as far as a repository token is on average).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import torch
+
+from dmpbench.backbones.synthesis.base import PLACEHOLDER, SynthesisBackbone
+from dmpbench.baselines.generation import GenerationData, GenerationMethod, GenerationRequest, PromptEmbeddings
+from dmpbench.baselines.prompt_slider import slider_prompt
+from dmpbench.cachefiles import try_load, write_text
+from dmpbench.dmp import PRESETS
+from dmpbench.dmp.model import DMP
+from dmpbench.dmp.sampling import SAMPLERS
+from dmpbench.errors import DmpbenchError
+
+DMP_DEFAULTS = {"repo_seed": 1, "preset": "auto", "dmp_steps": 3000, "dmp_batch_size": 320, "dmp_lr": 1e-4,
+                "num_prompts": 10, "guidance": 4.5, "sample_steps": 50, "sampler": "ddim", "negative": False}
+DMP_MINI = {"dmp_steps": 1500, "dmp_batch_size": 256, "dmp_lr": 1e-3}
+DMP_RANGES = {"repo_seed": ">=0", "preset": ("auto", *PRESETS), "dmp_steps": ">=1", "dmp_batch_size": ">=1", "dmp_lr": ">0",
+              "num_prompts": ">=1", "guidance": ">=0", "sample_steps": ">=1", "sampler": tuple(SAMPLERS)}
+DMP_KEYS = ("repo_seed", "preset", "dmp_steps", "dmp_batch_size", "dmp_lr")
+
+
+def sub_config(config: dict, prefix: str) -> dict:
+    """The settings of a repository recipe kept under ``prefix`` (``slider_steps`` -> ``steps``)."""
+    return {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)}
+
+
+def prefixed(config: dict, prefix: str) -> dict:
+    return {f"{prefix}{k}": v for k, v in config.items()}
+
+
+class TokenDMP(GenerationMethod):
+    """A DMP over token repositories; subclasses say which repositories (``repositories``)."""
+
+    def repositories(self, data: GenerationData) -> list[tuple[list[str], list[str], torch.Tensor, dict]]:
+        """``[(subject names, condition texts, repository [S, snapshots, K, d], recipe stats), ...]``."""
+        raise NotImplementedError  # pragma: no cover - every registered subclass defines it
+
+    def preset(self) -> str:
+        return ("small" if self.backbone.world == "mini" else "paper") if self.config["preset"] == "auto" else self.config["preset"]
+
+    def condition(self, text: str) -> torch.Tensor:
+        with torch.no_grad():
+            return self.backbone.encode_text([text]).float().cpu()  # [1, D]
+
+    def fit(self, data: GenerationData) -> None:
+        cfg = self.config
+        parts = self.repositories(data)
+        names = [n for p in parts for n in p[0]]
+        texts = [t for p in parts for t in p[1]]
+        if len(set(texts)) != len(texts):
+            raise DmpbenchError(f"{self.name}: two repository subjects share a condition text")
+        shapes = {tuple(p[2].shape[2:]) for p in parts}
+        if len(shapes) != 1:
+            raise DmpbenchError(f"{self.name}: the repositories' tokens differ in shape ({sorted(shapes)})")
+        repos = [p[2] for p in parts]
+        conds = {t: self.condition(t) for t in texts}
+        digest = hashlib.sha256(b"".join(r.float().numpy().tobytes() for r in repos)).hexdigest()
+        key = {"synthesis": data.synthesis.cache_key, "backbone": self.backbone.cache_key, "repositories": digest,
+               "conditions": texts, "dmp": {k: cfg[k] for k in DMP_KEYS}, "preset": self.preset()}
+        directory = self.ctx.artifact_dir(self.name, key)
+        dmp = None
+        if (directory / "done").exists():  # a corrupt checkpoint is retrained
+            dmp = try_load(f"cached {self.name} {directory}", lambda: DMP.load(directory, self.ctx.device))
+        reused = dmp is not None
+        if dmp is None:
+            dmp = DMP(shapes.pop(), cond_dim=next(iter(conds.values())).shape[1], preset=self.preset(), device=self.ctx.device)
+            prompts = torch.cat([r.flatten(0, 1) for r in repos])
+            rows = [conds[t] for r, p in zip(repos, parts) for t in p[1] for _ in range(r.shape[1])]
+            dmp.fit(prompts, rows, steps=int(cfg["dmp_steps"]), batch_size=int(cfg["dmp_batch_size"]), lr=float(cfg["dmp_lr"]),
+                    seed=int(cfg["repo_seed"]), progress=self.ctx.progress, checkpoint_dir=directory)
+            write_text(directory / "done", "ok\n")
+        self.dmp, self.conds = dmp, conds
+        self.text_of = dict(zip(names, texts))
+        self.samples = {name: self.sample(self.text_of[name], i) for i, name in enumerate(names)}
+        self.ctx.audit["dmp"] = {"reused": reused, "repositories": {p[1][0]: list(p[2].shape[:2]) for p in parts},
+                                 "repository_recipes": [p[3] for p in parts], **dmp.history}
+        self.ctx.audit["repository_fidelity"] = {
+            k: v for r, p in zip(repos, parts) for k, v in fidelity(r, [self.samples[n] for n in p[0]], p[0]).items()}
+
+    def sample(self, text: str, offset: int) -> torch.Tensor:
+        cfg = self.config
+        seed, n, steps = self.ctx.seed * 1000 + offset, int(cfg["num_prompts"]), int(cfg["sample_steps"])
+        cond = self.conds[text] if text in self.conds else self.condition(text)
+        if cfg["negative"]:
+            out = self.dmp.negate(None, cond, strength=float(cfg["guidance"]), num_prompts=n, steps=steps, sampler=cfg["sampler"], seed=seed)
+        else:
+            out = self.dmp.sample(cond, num_prompts=n, guidance=float(cfg["guidance"]), steps=steps, sampler=cfg["sampler"], seed=seed)
+        return out.cpu()
+
+    def prompt_embeddings(self, request: GenerationRequest, synthesis: SynthesisBackbone) -> PromptEmbeddings:
+        if request.concept not in self.samples:
+            raise DmpbenchError(f"{self.name} was not trained on {request.concept!r}")
+        samples = self.samples[request.concept]
+        rows = (torch.arange(request.n) % len(samples)).repeat(len(request.prompts))
+        texts = [p.format(PLACEHOLDER) if "{}" in p else slider_prompt(p) for p in request.prompts for _ in range(request.n)]
+        return PromptEmbeddings(texts, request.strength * samples[rows])
+
+
+def fidelity(repo: torch.Tensor, samples: list[torch.Tensor], names: list[str]) -> dict[str, dict[str, float]]:
+    """Per subject: ``nearest_same`` (share of samples whose nearest repository token is the subject's own) and
+    ``spread_ratio`` (mean sample distance to the subject's repository mean / the repository's own)."""
+    flat = repo.flatten(2)  # [S, snapshots, K*d]
+    bank, owner = flat.flatten(0, 1), torch.arange(flat.shape[0]).repeat_interleave(flat.shape[1])
+    out = {}
+    for i, (name, x) in enumerate(zip(names, samples)):
+        x = x.flatten(1).float()
+        nearest = owner[torch.cdist(x, bank).argmin(1)]
+        mean = flat[i].mean(0)
+        spread = (flat[i] - mean).norm(dim=1).mean().clamp_min(1e-12)
+        out[name] = {"nearest_same": round(float((nearest == i).float().mean()), 4),
+                     "spread_ratio": round(float((x - mean).norm(dim=1).mean() / spread), 4)}
+    return out

@@ -1,0 +1,98 @@
+"""Identity (DMP Table 5 and Table 16; DreamBooth's metrics): images of a learned subject in context prompts.
+
+Per subject set (unit) and seed:
+
+* **Subjects** (``data/identity_subjects.py``): ``subjects`` people (paper: 20, DMPMulti's identity
+  repository), each with ``train_images`` images to learn from and the rest as reference. The method is
+  fitted on the training images (``GenerationData.images`` / ``labels``, the subject names as classnames).
+* **Requests.** For every subject, each context prompt (``{}`` = the subject) with ``images_per_prompt``
+  images, seeds ``seed·10⁶ + (100·subject + prompt)·10³ + j``.
+* **face_id** ↑: mean pairwise cosine of Face-ID embeddings of the subject's generated images and its
+  *reference* images (the paper: "Face ID similarity to groundtruth"); **dino** ↓ and **clip_i** ↓: the same
+  with DINO and CLIP image features against the *training* images (DMP Table 5 reads them as overfitting:
+  lower is better); **clip_t** ↑: cosine of each image and its prompt with the subject written as its class
+  noun ("a photo of a smiling man"; DreamBooth's prompt fidelity). Means over subjects. In the mini world
+  Face-ID and DINO are the named stand-ins (``metrics/standins.py``).
+
+Protocol choices: the mini context prompts are five captions the mini SD can render (``MINI_PROMPTS``); the
+paper world uses ``PAPER_PROMPTS`` (the paper does not list Table 5's prompts); ``images_per_prompt`` 2 (mini)
+/ 4 (paper).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from dmpbench.baselines.generation import GenerationData, GenerationMethod, GenerationRequest
+from dmpbench.context import RunContext
+from dmpbench.data.identity_subjects import subjects_for
+from dmpbench.errors import DmpbenchError
+from dmpbench.metrics.extractors import ClipImageFeatures
+from dmpbench.metrics.similarity import clip_t, mean_pairwise_cosine
+from dmpbench.metrics.standins import metric_network
+from dmpbench.registry import TASKS
+from dmpbench.tasks import generation as gen
+from dmpbench.tasks.base import Metrics, Task
+
+UNITS = {"mini": "mini_face_identities", "paper": "identities"}
+MINI_PROMPTS = ("a photo of a {}", "a photo of a smiling {}", "a photo of a {} with glasses", "a photo of a {} wearing a hat",
+                "a photo of an old {}")
+PAPER_PROMPTS = ("a photo of {}", "a close-up photo of {} smiling", "a photo of {} in a park", "a photo of {} wearing sunglasses",
+                 "a portrait of {} at the beach")
+
+
+@TASKS.register("identity", "identity: Face-ID, DINO, CLIP-I and CLIP-T of learned subjects (DMP Tables 5, 16)")
+class Identity(Task):
+    """Identity: Face-ID to the subject, DINO / CLIP-I to its training images, CLIP-T to the prompt (DMP Tables 5, 16)."""
+
+    name = "identity"
+    capability = "generation"
+    metrics = ("face_id", "dino", "clip_i", "clip_t")
+    published_tables = (("diffusion_meta_prompts", "5"), ("diffusion_meta_prompts", "16"))
+    default_config = {"synthesis": "auto", "subjects": 20, "train_images": 5, "images_per_prompt": 0, "subjects_root": "",
+                      "guidance": None, "steps": None, "scheduler": None}
+    ranges = {"subjects": ">=1", "train_images": ">=1", "images_per_prompt": ">=0"}
+
+    def model_identity(self) -> dict[str, str]:
+        return {"synthesis": gen.synthesis_for(self.world, self.config["synthesis"]).cache_key}
+
+    def units(self, datasets: list[str] | None) -> list[str]:
+        unit = UNITS[self.world.name]
+        for d in datasets or []:
+            if d != unit:
+                raise DmpbenchError(f"task identity: the {self.world.name} world's subject set is {unit!r}, not {d!r}")
+        return [unit]
+
+    def run(self, unit: str, method: GenerationMethod, ctx: RunContext) -> Metrics:
+        cfg = self.config
+        synthesis = gen.synthesis_for(self.world, cfg["synthesis"])
+        subjects = subjects_for(self.world.name, cfg["subjects"], cfg["train_images"], synthesis.image_size,
+                                cfg["subjects_root"] or None, self.world.data_root)
+        per_prompt = cfg["images_per_prompt"] or (2 if self.world.name == "mini" else 4)
+        prompts = MINI_PROMPTS if self.world.name == "mini" else PAPER_PROMPTS
+        sampling = dict(guidance=cfg["guidance"], steps=cfg["steps"], scheduler=cfg["scheduler"])
+        gen.record_synthesis(ctx, synthesis, **sampling)
+        clip = ClipImageFeatures(self.world.backbone)
+        face, dino = metric_network("face_id", self.world.name, self.world.backbone), metric_network("dino", self.world.name, self.world.backbone)
+        with ctx.phase("fit"):
+            method.fit(GenerationData(synthesis, unit, list(subjects.names), images=subjects.train, labels=subjects.train_labels,
+                                      extra={"subject_words": dict(subjects.words)}))
+        rows = {m: [] for m in self.metrics}
+        for i, name in enumerate(ctx.bar(subjects.names, desc="subjects")):
+            images, texts = [], []
+            for j, prompt in enumerate(prompts):
+                seeds = gen.image_seeds(ctx.seed, 100 * i + j, per_prompt)
+                images.append(gen.render(method, synthesis, GenerationRequest((prompt,), concept=name, n=per_prompt), seeds, ctx, **sampling))
+                texts += [prompt.format(subjects.words[name])] * per_prompt
+            images = torch.cat(images)
+            with ctx.phase("evaluate"), torch.no_grad():
+                rows["face_id"].append(mean_pairwise_cosine(face.network.features(images), face.network.features(subjects.of(i, "reference"))))
+                rows["dino"].append(mean_pairwise_cosine(dino.network.features(images), dino.network.features(subjects.of(i))))
+                gen_clip = clip.features(images)
+                rows["clip_i"].append(mean_pairwise_cosine(gen_clip, clip.features(subjects.of(i))))
+                rows["clip_t"].append(clip_t(gen_clip, self.world.backbone.encode_text(texts).float().cpu()))
+        gen.record_extractors(ctx, {"face_id": face.name, "dino": dino.name, "clip_i": clip.name, "clip_t": clip.name})
+        ctx.audit["per_subject"] = {name: {m: round(float(rows[m][i]), 5) for m in self.metrics} for i, name in enumerate(subjects.names)}
+        ctx.audit["images"] = {"subjects": len(subjects.names), "train_images": cfg["train_images"], "prompts": list(prompts),
+                               "images_per_prompt": per_prompt}
+        return {unit: {m: float(sum(v) / len(v)) for m, v in rows.items()}}

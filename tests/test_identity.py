@@ -1,0 +1,109 @@
+"""Identities (issue 11): mini subjects, textual inversion, DMPIdentity / DMPMulti and the identity task through the
+runner (tiny settings on the shipped mini SD)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from dmpbench.baselines.textual_inversion import TI_DEFAULTS, train_textual_inversion
+from dmpbench.cli import main
+from dmpbench.context import RunContext
+from dmpbench.data.identity_subjects import folder_subjects, mini_subjects
+from dmpbench.errors import DmpbenchError
+from dmpbench.runner.run import RunRequest, execute
+
+TINY_TI = {**TI_DEFAULTS, "steps": 6, "batch_size": 1, "lr": 5e-3, "snapshot_from": 2, "snapshot_to": 6, "snapshot_every": 2}
+
+
+def test_mini_subjects_are_unseen_people_with_training_and_reference_images():
+    s = mini_subjects(3, 5, 32)
+    assert s.names == ["identity-1", "identity-2", "identity-3"] and set(s.words.values()) <= {"man", "woman"}
+    assert s.train.shape == (15, 3, 32, 32) and s.reference.shape == (45, 3, 32, 32)
+    assert s.of(1).shape[0] == 5 and not torch.equal(s.of(0), s.of(1))
+    with pytest.raises(DmpbenchError, match="train_images must be in"):
+        mini_subjects(3, 20, 32)
+
+
+def test_folder_subjects_layout_and_bad_input(tmp_path):
+    from PIL import Image
+
+    for person, n in (("alice", 4), ("bob", 2)):
+        (tmp_path / person).mkdir()
+        for j in range(n):
+            Image.new("RGB", (40, 30), (10 * j, 0, 0)).save(tmp_path / person / f"{j}.png")
+    s = folder_subjects(tmp_path, 1, 3, 16)
+    assert s.names == ["alice"] and s.train.shape == (3, 3, 16, 16) and s.reference.shape == (1, 3, 16, 16)
+    with pytest.raises(DmpbenchError, match="subject bob has 2 images; needs more than 3"):
+        folder_subjects(tmp_path, 2, 3, 16)
+    with pytest.raises(DmpbenchError, match="has 2 subject folders; asked for 5"):
+        folder_subjects(tmp_path, 5, 3, 16)
+
+
+def test_textual_inversion_subjects_train_as_they_would_alone(tmp_path):
+    from dmpbench.backbones.synthesis.mini_sd import load_mini_sd
+
+    sd = load_mini_sd()
+    s = mini_subjects(2, 3, sd.image_size)
+    ctx = lambda sub: RunContext(device=torch.device("cpu"), precision="fp32", seed=1, cache_dir=tmp_path / sub, progress=False)  # noqa: E731
+    both, stats = train_textual_inversion(sd, s.names, s.train, s.train_labels, TINY_TI, 1, ctx("a"), "mini")
+    alone, _ = train_textual_inversion(sd, s.names[1:], s.of(1), torch.zeros(3, dtype=torch.long), TINY_TI, 1, ctx("b"), "mini")
+    assert both["repository"].shape == (2, 2, 1, sd.ctx_dim) and both["final"].shape == (2, 1, sd.ctx_dim)  # steps 4, 6 kept
+    torch.testing.assert_close(both["repository"][1], alone["repository"][0], atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(both["final"], both["repository"][:, -1])  # the last kept step is the last step here
+    assert stats["snapshots"] == 2 and set(stats["loss_last"]) == set(s.names)
+    with pytest.raises(DmpbenchError, match="subject 'identity-2' has no images"):
+        train_textual_inversion(sd, s.names, s.of(0), torch.zeros(3, dtype=torch.long), TINY_TI, 2, ctx("c"), "mini")
+
+
+IDENTITY_SETS = ["task.subjects=2", "task.train_images=3", "task.images_per_prompt=1", "task.steps=2"]
+TI_SETS = ["steps=6", "snapshot_from=2", "snapshot_to=6", "snapshot_every=2"]
+METHOD_SETS = {
+    "textual_inversion": [f"method.{s}" for s in TI_SETS],
+    "dmp_identity": [f"method.ti_{s}" for s in TI_SETS] + ["method.dmp_steps=4", "method.dmp_batch_size=8", "method.num_prompts=2",
+                                                           "method.sample_steps=3"],
+}
+
+
+@pytest.mark.parametrize("method", ["text_prompt", "textual_inversion", "dmp_identity"])
+def test_identity_task_through_the_runner(method, tmp_path, shared_cache):
+    req = RunRequest(task="identity", method=method, seeds=[1], results=tmp_path / "results", cache_dir=shared_cache,
+                     progress=False, sets=IDENTITY_SETS + METHOD_SETS.get(method, []))
+    (record,) = execute(req, say=lambda line: None)
+    m = record["metrics"]["mini_face_identities"]
+    assert set(m) == {"face_id", "dino", "clip_i", "clip_t"} and all(-1 <= v <= 1 for v in m.values())
+    assert set(record["audit"]["per_subject"]) == {"identity-1", "identity-2"}
+    assert "stand-in" in record["audit"]["extractors"]["face_id"] and "stand-in" in record["audit"]["extractors"]["dino"]
+    if method == "dmp_identity":
+        assert set(record["audit"]["repository_fidelity"]) == {"identity-1", "identity-2"}
+        assert record["audit"]["dmp"]["repositories"] == {"identity-1": [2, 2]}
+    rerun = execute(RunRequest(**{**req.__dict__, "force": True}), say=lambda line: None)[0]
+    assert rerun["metrics"] == record["metrics"]
+
+
+def test_dmp_multi_serves_both_tasks_from_one_dmp(tmp_path, shared_cache):
+    sets = ([f"method.ti_{s}" for s in TI_SETS] + ["method.slider_steps=4", "method.slider_pool_size=4", "method.slider_pool_images=1",
+            "method.slider_snapshot_span=4", "method.slider_snapshot_every=2", "method.dmp_steps=4", "method.dmp_batch_size=8",
+            "method.num_prompts=2", "method.sample_steps=3"])
+    run = lambda task, extra: execute(RunRequest(task=task, method="dmp_multi", seeds=[1], results=tmp_path / "r", cache_dir=shared_cache,  # noqa: E731
+                                                 progress=False, sets=sets + extra), say=lambda line: None)[0]
+    ident = run("identity", ["task.subjects=20", "task.train_images=5", "task.images_per_prompt=1", "task.steps=2"])
+    slider = run("slider", ["task.concepts=[age]", "task.images_per_prompt=1", "task.steps=2"])
+    assert ident["audit"]["dmp"]["reused"] is False and slider["audit"]["dmp"]["reused"] is True  # one DMP, trained once
+    assert ident["audit"]["dmp"]["repositories"] == slider["audit"]["dmp"]["repositories"] == {"age": [13, 2], "identity-1": [20, 2]}
+    assert "identity-20" in slider["audit"]["repository_fidelity"] and "tan" in ident["audit"]["repository_fidelity"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--set", "task.subjects=0"], "subjects"),
+    (["--dataset", "mini_faces"], "subject set is 'mini_face_identities', not 'mini_faces'"),
+    (["--method", "textual_inversion", "--set", "method.snapshot_to=500"], "must lie inside training (400 steps)"),
+])
+def test_identity_bad_input_is_one_line(args, message, tmp_path, capsys):
+    argv = ["run", "--task", "identity", "--method", "text_prompt", "--results", str(tmp_path / "r"), "--cache-dir", str(tmp_path / "c")]
+    if "--method" in args:
+        argv[4] = args[args.index("--method") + 1]
+        args = args[2:]
+    assert main(argv + args) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and not (tmp_path / "r").exists()
