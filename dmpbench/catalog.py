@@ -10,6 +10,7 @@ BUILTINS: list[tuple[str, str, str, str]] = [
     ("tasks", "composition", "dmpbench.tasks.composition:Composition", "classify over the union of two datasets' label sets"),
     ("tasks", "treecut", "dmpbench.tasks.treecut:Treecut", "hierarchical consistency: MTA over 25 treecuts and HCA"),
     ("tasks", "generation_quality", "dmpbench.tasks.generation_quality:GenerationQuality", "text-to-image quality: zero-shot accuracy on generated images, CLIP score, attribute control, FID"),
+    ("tasks", "storage_latency", "dmpbench.tasks.storage_latency:StorageLatency", "storage and latency of a prompt generator vs Stylus retrieval over the same repositories (DMP Table 1)"),
     ("tasks", "identity", "dmpbench.tasks.identity:Identity", "identity: Face-ID, DINO, CLIP-I and CLIP-T of learned subjects (DMP Tables 5, 16)"),
     ("tasks", "slider", "dmpbench.tasks.slider:Slider", "sliders: CLIP score of the attribute and LPIPS to the unedited image (DMP Tables 2, 15)"),
     ("methods", "prompt_slider", "dmpbench.baselines.prompt_slider:PromptSlider", "Prompt Sliders: a learned token per concept, appended to the prompt and scaled by the slider strength"),

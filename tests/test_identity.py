@@ -107,3 +107,25 @@ def test_identity_bad_input_is_one_line(args, message, tmp_path, capsys):
     assert main(argv + args) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1 and not (tmp_path / "r").exists()
+
+
+def test_storage_latency_measures_dmp_and_stylus_on_the_same_repositories(tmp_path, shared_cache):
+    sets = ([f"method.ti_{s}" for s in TI_SETS] + ["method.slider_steps=4", "method.slider_pool_size=4", "method.slider_pool_images=1",
+            "method.slider_snapshot_span=4", "method.slider_snapshot_every=2", "method.dmp_steps=4", "method.dmp_batch_size=8",
+            "method.sample_steps=3", "task.repeats=1"])
+    (record,) = execute(RunRequest(task="storage_latency", method="dmp_multi", seeds=[1], results=tmp_path / "r", cache_dir=shared_cache,
+                                   progress=False, sets=sets), say=lambda line: None)
+    m, ref = record["metrics"]["mini_repositories"], record["audit"]["reference"]
+    assert ref["method"] == "stylus_top1" and record["audit"]["stylus"]["entries"] == 33  # 13 concepts + 20 identities
+    assert record["audit"]["stylus"]["prompts"] == 13 * 2 + 20 * 2  # their stored snapshots: the DMP's repositories
+    assert m["disk_mb"] > 0 and m["memory_mb"] > 0 and m["latency_s"] > 0 and ref["latency_s"] > 0
+    assert m["latency_gain"] == pytest.approx(100 * (1 - m["latency_s"] / ref["latency_s"]), abs=0.5)  # the record rounds to 4 digits
+    assert m["disk_gain"] == pytest.approx(100 * (1 - m["disk_mb"] / ref["disk_mb"]), abs=0.5)
+    assert record["audit"]["requests"]["texts"] == 33
+
+
+def test_storage_latency_refuses_methods_without_a_repository(tmp_path, capsys):
+    argv = ["run", "--task", "storage_latency", "--method", "textual_inversion", "--results", str(tmp_path / "r")]
+    assert main(argv) == 2 and "cannot serve task 'storage_latency'" in capsys.readouterr().err
+    assert main(["run", "--task", "storage_latency", "--method", "dmp_multi", "--set", "task.reference=coop", "--results", str(tmp_path / "r")]) == 2
+    assert "reference 'coop' is not a method that keeps a prompt repository" in capsys.readouterr().err

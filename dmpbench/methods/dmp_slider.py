@@ -105,7 +105,19 @@ class DMPMulti(TokenDMP):
         check_ti_snapshots(cls.name, sub_config(config, "ti_"))
 
     def repositories(self, data):
-        # always the world's whole concept set (a slider task evaluating a subset still gets the one DMP)
-        sliders = GenerationData(data.synthesis, data.dataset, extra={"concepts": concepts_for(self.backbone.world)})
-        identities = data if data.images is not None else GenerationData(data.synthesis, data.dataset)
-        return [slider_repository(self, sliders), identity_repository(self, identities)]
+        return multi_repositories(self, data, own=True)[0]
+
+
+def multi_repositories(method, data: GenerationData, own: bool = False):
+    """DMPMulti's repositories (the world's slider concepts, the task's or the default subjects) with ``method``'s
+    settings (``own``) or DMPMulti's defaults for the world (Stylus retrieval over the same repositories)."""
+    if not own:
+        from types import SimpleNamespace
+
+        defaults = {**DMPMulti.default_config, **DMPMulti.world_defaults.get(method.backbone.world, {})}
+        method = SimpleNamespace(config=defaults, ctx=method.ctx, backbone=method.backbone, name=method.name)
+    # always the world's whole concept set (a slider task evaluating a subset still gets the one DMP)
+    sliders = GenerationData(data.synthesis, data.dataset, extra={"concepts": concepts_for(method.backbone.world)})
+    identities = data if data.images is not None else GenerationData(data.synthesis, data.dataset)
+    parts = [slider_repository(method, sliders), identity_repository(method, identities)]
+    return parts, [p[3] for p in parts]

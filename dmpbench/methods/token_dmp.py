@@ -53,6 +53,9 @@ def prefixed(config: dict, prefix: str) -> dict:
 class TokenDMP(GenerationMethod):
     """A DMP over token repositories; subclasses say which repositories (``repositories``)."""
 
+    #: ``prompt_repository``: serves ``storage_latency`` (``serve`` one request, ``footprint`` of what it keeps)
+    capabilities = ("generation", "prompt_repository")
+
     def repositories(self, data: GenerationData) -> list[tuple[list[str], list[str], torch.Tensor, dict]]:
         """``[(subject names, condition texts, repository [S, snapshots, K, d], recipe stats), ...]``."""
         raise NotImplementedError  # pragma: no cover - every registered subclass defines it
@@ -91,7 +94,7 @@ class TokenDMP(GenerationMethod):
             dmp.fit(prompts, rows, steps=int(cfg["dmp_steps"]), batch_size=int(cfg["dmp_batch_size"]), lr=float(cfg["dmp_lr"]),
                     seed=int(cfg["repo_seed"]), progress=self.ctx.progress, checkpoint_dir=directory)
             write_text(directory / "done", "ok\n")
-        self.dmp, self.conds = dmp, conds
+        self.dmp, self.conds, self.directory, self.parts = dmp, conds, directory, parts
         self.text_of = dict(zip(names, texts))
         self.samples = {name: self.sample(self.text_of[name], i) for i, name in enumerate(names)}
         self.ctx.audit["dmp"] = {"reused": reused, "repositories": {p[1][0]: list(p[2].shape[:2]) for p in parts},
@@ -108,6 +111,23 @@ class TokenDMP(GenerationMethod):
         else:
             out = self.dmp.sample(cond, num_prompts=n, guidance=float(cfg["guidance"]), steps=steps, sampler=cfg["sampler"], seed=seed)
         return out.cpu()
+
+    def serve(self, text: str) -> torch.Tensor:
+        """One request as a user makes it: the text embedded, one prompt sampled (DDIM, guidance)."""
+        cfg = self.config
+        return self.dmp.sample(self.condition(text), num_prompts=1, guidance=float(cfg["guidance"]), steps=int(cfg["sample_steps"]),
+                               sampler=cfg["sampler"], seed=self.ctx.seed)
+
+    def request_texts(self) -> list[str]:
+        return list(self.text_of.values())
+
+    def footprint(self, directory=None) -> dict[str, int]:
+        """Bytes on disk of what sampling loads (the checkpoint's weights and configuration; not the training
+        state) and in memory (the sampled U-Net's parameters and buffers, the normalisation statistics)."""
+        disk = sum((self.directory / f).stat().st_size for f in ("dmp.safetensors", "config.json"))
+        modules = [self.dmp.ema_unet, self.dmp.prompt_norm, self.dmp.latent_norm]
+        memory = sum(t.numel() * t.element_size() for m in modules for t in [*m.parameters(), *m.buffers()])
+        return {"disk_bytes": int(disk), "memory_bytes": int(memory)}
 
     def prompt_embeddings(self, request: GenerationRequest, synthesis: SynthesisBackbone) -> PromptEmbeddings:
         if request.concept not in self.samples:
@@ -132,3 +152,43 @@ def fidelity(repo: torch.Tensor, samples: list[torch.Tensor], names: list[str]) 
         out[name] = {"nearest_same": round(float((nearest == i).float().mean()), 4),
                      "spread_ratio": round(float((x - mean).norm(dim=1).mean() / spread), 4)}
     return out
+
+
+class TokenRetrieval:
+    """Stylus top-1 over token repositories (DMP Tables 1 and 5): every repository subject is an entry with its
+    stored prompts (all its snapshots) and a text description (its condition text, embedded with the run's CLIP);
+    a request gets the entry whose description is nearest (cosine) to the request's text, and image row r of a
+    request uses the entry's stored prompt r mod its count (as a DMP's samples)."""
+
+    def __init__(self, backbone, parts: list[tuple[list[str], list[str], torch.Tensor, dict]]):
+        self.backbone = backbone
+        self.names = [n for p in parts for n in p[0]]
+        self.texts = [t for p in parts for t in p[1]]
+        self.prompts = [r[i] for p in parts for r in [p[2]] for i in range(r.shape[0])]  # [snapshots, K, d] each
+        self.keys = self.embed(self.texts)
+
+    def embed(self, texts: list[str]) -> torch.Tensor:
+        with torch.no_grad():
+            e = self.backbone.encode_text(list(texts)).float().cpu()
+        return e / e.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+
+    def retrieve(self, text: str) -> tuple[str, torch.Tensor]:
+        """The nearest entry's name and stored prompts for a request text."""
+        i = int((self.embed([text]) @ self.keys.T).argmax())
+        return self.names[i], self.prompts[i]
+
+    def footprint(self, directory) -> dict[str, int]:
+        """Bytes on disk (the entries' prompts, descriptions and description embeddings, as Stylus stores them:
+        written to ``directory``) and in memory (the same tensors)."""
+        import json
+
+        from safetensors.torch import save_file
+
+        from dmpbench.cachefiles import atomic_path, write_text
+
+        tensors = {**{f"prompt/{n}": p.contiguous() for n, p in zip(self.names, self.prompts)}, "keys": self.keys.contiguous()}
+        with atomic_path(directory / "repository.safetensors") as tmp:
+            save_file(tensors, str(tmp))
+        write_text(directory / "descriptions.json", json.dumps(dict(zip(self.names, self.texts))))
+        disk = sum(f.stat().st_size for f in (directory / "repository.safetensors", directory / "descriptions.json"))
+        return {"disk_bytes": disk, "memory_bytes": sum(t.numel() * t.element_size() for t in tensors.values())}
