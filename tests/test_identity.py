@@ -129,3 +129,27 @@ def test_storage_latency_refuses_methods_without_a_repository(tmp_path, capsys):
     assert main(argv) == 2 and "cannot serve task 'storage_latency'" in capsys.readouterr().err
     assert main(["run", "--task", "storage_latency", "--method", "dmp_multi", "--set", "task.reference=coop", "--results", str(tmp_path / "r")]) == 2
     assert "reference 'coop' is not a method that keeps a prompt repository" in capsys.readouterr().err
+
+
+def test_variation_prompts_are_the_papers_28_and_the_mini_worlds_28():
+    from dmpbench.tasks.variation import MINI_PROMPTS, PAPER_PROMPTS
+
+    assert len(PAPER_PROMPTS) == 28 == len(set(PAPER_PROMPTS)) and "a {} on the beach" in PAPER_PROMPTS
+    assert len(MINI_PROMPTS) == 28 == len(set(MINI_PROMPTS)) and all(p.count("{}") == 1 for p in MINI_PROMPTS)
+    assert "a photo of an old {} with glasses" in MINI_PROMPTS
+
+
+@pytest.mark.parametrize("method", ["textual_inversion", "dmp_variation"])
+def test_variation_task_through_the_runner(method, tmp_path, shared_cache):
+    prefix = "ti_" if method == "dmp_variation" else ""
+    sets = ["task.subjects=2", "task.train_images=3", "task.steps=2"] + [f"method.{prefix}{s}" for s in TI_SETS]
+    if method == "dmp_variation":
+        sets += ["method.repo_subjects=3", "method.dmp_steps=4", "method.dmp_batch_size=8", "method.num_prompts=2", "method.sample_steps=3"]
+    (record,) = execute(RunRequest(task="variation", method=method, seeds=[1], results=tmp_path / "r", cache_dir=shared_cache,
+                                   progress=False, sets=sets), say=lambda line: None)
+    m = record["metrics"]["mini_face_identities"]
+    assert set(m) == {"face_id", "clip_t"} and record["audit"]["images"]["prompts"][0] == "a photo of a smiling {}"
+    assert len(record["audit"]["images"]["prompts"]) == 28
+    if method == "dmp_variation":
+        assert record["audit"]["dmp"]["repository"] == [3, 2] and set(record["audit"]["variation_ratio"]) == {"identity-1", "identity-2"}
+        assert all(v > 0 for v in record["audit"]["variation_ratio"].values())

@@ -40,18 +40,18 @@ class Subjects:
         return images[labels == i]
 
 
-def mini_subjects(n: int, train_images: int, size: int) -> Subjects:
+def mini_subjects(n: int, train_images: int, size: int, split: str = "test") -> Subjects:
     from torchvision.transforms.functional import resize
 
     from dmpbench.data.mini.faces import IMAGES_PER_IDENTITY, mini_face_identities
 
     people = mini_face_identities()
-    ids = people.split("test")
+    ids = people.split(split)
     if not 1 <= n <= len(ids):
-        raise DmpbenchError(f"mini faces have {len(ids)} test identities; asked for {n} subjects")
+        raise DmpbenchError(f"mini faces have {len(ids)} {split} identities; asked for {n} subjects")
     if not 1 <= train_images < IMAGES_PER_IDENTITY:
         raise DmpbenchError(f"train_images must be in [1, {IMAGES_PER_IDENTITY - 1}] (each mini identity has {IMAGES_PER_IDENTITY} images)")
-    names = [f"identity-{c + 1}" for c in range(n)]
+    names = [f"identity-{c + 1}" if split == "test" else f"{split}-identity-{c + 1}" for c in range(n)]
     train, ref, tl, rl, words = [], [], [], [], {}
     for c, index in enumerate(ids[:n]):
         images = torch.from_numpy(people.images(index).copy()).permute(0, 3, 1, 2).float() / 255
