@@ -29,6 +29,7 @@ from dmpbench.cachefiles import try_load, write_text
 from dmpbench.data.identity_subjects import subjects_for
 from dmpbench.dmp.model import DMP
 from dmpbench.errors import DmpbenchError
+from dmpbench.locking import artefact_lock
 from dmpbench.methods.token_dmp import DMP_DEFAULTS, DMP_KEYS, DMP_MINI, DMP_RANGES, prefixed, sub_config
 from dmpbench.registry import METHODS
 
@@ -75,15 +76,16 @@ class DMPVariation(GenerationMethod):
         digest = hashlib.sha256(repo.float().numpy().tobytes() + finals.float().numpy().tobytes()).hexdigest()
         key = {"synthesis": data.synthesis.cache_key, "repository": digest, "dmp": {k: cfg[k] for k in DMP_KEYS}, "preset": self.preset()}
         directory = self.ctx.artifact_dir(self.name, key)
-        dmp = try_load(f"cached {self.name} {directory}", lambda: DMP.load(directory, self.ctx.device)) if (directory / "done").exists() else None
-        reused = dmp is not None
-        if dmp is None:
-            shape = tuple(repo.shape[2:])
-            dmp = DMP(shape, cond_dim=self.backbone.embed_dim, preset=self.preset(), concat_shape=shape, device=self.ctx.device)
-            dmp.fit(repo.flatten(0, 1), None, concat=finals.repeat_interleave(n, 0), steps=int(cfg["dmp_steps"]),
-                    batch_size=int(cfg["dmp_batch_size"]), lr=float(cfg["dmp_lr"]), seed=int(cfg["repo_seed"]),
-                    progress=self.ctx.progress, checkpoint_dir=directory)
-            write_text(directory / "done", "ok\n")
+        with artefact_lock(directory / self.name):  # concurrent runs: one trains it, the others load it
+            dmp = try_load(f"cached {self.name} {directory}", lambda: DMP.load(directory, self.ctx.device)) if (directory / "done").exists() else None
+            reused = dmp is not None
+            if dmp is None:
+                shape = tuple(repo.shape[2:])
+                dmp = DMP(shape, cond_dim=self.backbone.embed_dim, preset=self.preset(), concat_shape=shape, device=self.ctx.device)
+                dmp.fit(repo.flatten(0, 1), None, concat=finals.repeat_interleave(n, 0), steps=int(cfg["dmp_steps"]),
+                        batch_size=int(cfg["dmp_batch_size"]), lr=float(cfg["dmp_lr"]), seed=int(cfg["repo_seed"]),
+                        progress=self.ctx.progress, checkpoint_dir=directory)
+                write_text(directory / "done", "ok\n")
         own, own_stats = train_textual_inversion(data.synthesis, names, images, labels, sub_config(cfg, "ti_"), self.ctx.seed, self.ctx,
                                                  self.backbone.world)
         self.samples = {}

@@ -32,6 +32,7 @@ from dmpbench.dmp import PRESETS
 from dmpbench.dmp.model import DMP
 from dmpbench.dmp.sampling import SAMPLERS
 from dmpbench.errors import DmpbenchError
+from dmpbench.locking import artefact_lock
 
 DMP_DEFAULTS = {"repo_seed": 1, "preset": "auto", "dmp_steps": 3000, "dmp_batch_size": 320, "dmp_lr": 1e-4,
                 "num_prompts": 10, "guidance": 4.5, "sample_steps": 50, "sampler": "ddim", "negative": False}
@@ -83,17 +84,18 @@ class TokenDMP(GenerationMethod):
         key = {"synthesis": data.synthesis.cache_key, "backbone": self.backbone.cache_key, "repositories": digest,
                "conditions": texts, "dmp": {k: cfg[k] for k in DMP_KEYS}, "preset": self.preset()}
         directory = self.ctx.artifact_dir(self.name, key)
-        dmp = None
-        if (directory / "done").exists():  # a corrupt checkpoint is retrained
-            dmp = try_load(f"cached {self.name} {directory}", lambda: DMP.load(directory, self.ctx.device))
-        reused = dmp is not None
-        if dmp is None:
-            dmp = DMP(shapes.pop(), cond_dim=next(iter(conds.values())).shape[1], preset=self.preset(), device=self.ctx.device)
-            prompts = torch.cat([r.flatten(0, 1) for r in repos])
-            rows = [conds[t] for r, p in zip(repos, parts) for t in p[1] for _ in range(r.shape[1])]
-            dmp.fit(prompts, rows, steps=int(cfg["dmp_steps"]), batch_size=int(cfg["dmp_batch_size"]), lr=float(cfg["dmp_lr"]),
-                    seed=int(cfg["repo_seed"]), progress=self.ctx.progress, checkpoint_dir=directory)
-            write_text(directory / "done", "ok\n")
+        with artefact_lock(directory / self.name):  # concurrent runs: one trains it, the others load it
+            dmp = None
+            if (directory / "done").exists():  # a corrupt checkpoint is retrained
+                dmp = try_load(f"cached {self.name} {directory}", lambda: DMP.load(directory, self.ctx.device))
+            reused = dmp is not None
+            if dmp is None:
+                dmp = DMP(shapes.pop(), cond_dim=next(iter(conds.values())).shape[1], preset=self.preset(), device=self.ctx.device)
+                prompts = torch.cat([r.flatten(0, 1) for r in repos])
+                rows = [conds[t] for r, p in zip(repos, parts) for t in p[1] for _ in range(r.shape[1])]
+                dmp.fit(prompts, rows, steps=int(cfg["dmp_steps"]), batch_size=int(cfg["dmp_batch_size"]), lr=float(cfg["dmp_lr"]),
+                        seed=int(cfg["repo_seed"]), progress=self.ctx.progress, checkpoint_dir=directory)
+                write_text(directory / "done", "ok\n")
         self.dmp, self.conds, self.directory, self.parts = dmp, conds, directory, parts
         self.text_of = dict(zip(names, texts))
         self.samples = {name: self.sample(self.text_of[name], i) for i, name in enumerate(names)}
