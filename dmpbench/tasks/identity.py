@@ -10,7 +10,8 @@ Per subject set (unit) and seed:
 * **face_id** ↑: mean pairwise cosine of Face-ID embeddings of the subject's generated images and its
   *reference* images (the paper: "Face ID similarity to groundtruth"); **dino** ↓ and **clip_i** ↓: the same
   with DINO and CLIP image features against the *training* images (DMP Table 5 reads them as overfitting:
-  lower is better); **clip_t** ↑: cosine of each image and its prompt with the subject written as its class
+  lower is better); ``audit["face_id_real"]`` gives the Face-ID of real images of the same and of another
+  person, the scale to read a generated number against; **clip_t** ↑: cosine of each image and its prompt with the subject written as its class
   noun ("a photo of a smiling man"; DreamBooth's prompt fidelity). Means over subjects. In the mini world
   Face-ID and DINO are the named stand-ins (``metrics/standins.py``).
 
@@ -35,6 +36,18 @@ from dmpbench.tasks import generation as gen
 from dmpbench.tasks.base import Metrics, Task
 
 UNITS = {"mini": "mini_face_identities", "paper": "identities"}
+
+
+def face_id_calibration(network, subjects) -> dict[str, float]:
+    """What Face-ID reads on *real* images: a subject's reference vs its own training images (``same_person``)
+    and vs the next subject's (``other_person``): the scale a generated image's Face-ID is read against."""
+    with torch.no_grad():
+        ref = [network.features(subjects.of(i, "reference")) for i in range(len(subjects.names))]
+        train = [network.features(subjects.of(i)) for i in range(len(subjects.names))]
+    n = len(ref)
+    same = sum(mean_pairwise_cosine(ref[i], train[i]) for i in range(n)) / n
+    other = sum(mean_pairwise_cosine(ref[i], train[(i + 1) % n]) for i in range(n)) / n if n > 1 else float("nan")
+    return {"same_person": round(same, 5), "other_person": round(other, 5)}
 MINI_PROMPTS = ("a photo of a {}", "a photo of a smiling {}", "a photo of a {} with glasses", "a photo of a {} wearing a hat",
                 "a photo of an old {}")
 PAPER_PROMPTS = ("a photo of {}", "a close-up photo of {} smiling", "a photo of {} in a park", "a photo of {} wearing sunglasses",
@@ -91,6 +104,7 @@ class Identity(Task):
                 gen_clip = clip.features(images)
                 rows["clip_i"].append(mean_pairwise_cosine(gen_clip, clip.features(subjects.of(i))))
                 rows["clip_t"].append(clip_t(gen_clip, self.world.backbone.encode_text(texts).float().cpu()))
+        ctx.audit["face_id_real"] = face_id_calibration(face.network, subjects)
         gen.record_extractors(ctx, {"face_id": face.name, "dino": dino.name, "clip_i": clip.name, "clip_t": clip.name})
         ctx.audit["per_subject"] = {name: {m: round(float(rows[m][i]), 5) for m in self.metrics} for i, name in enumerate(subjects.names)}
         ctx.audit["images"] = {"subjects": len(subjects.names), "train_images": cfg["train_images"], "prompts": list(prompts),

@@ -30,6 +30,7 @@ from dmpbench.metrics.standins import metric_network
 from dmpbench.registry import TASKS
 from dmpbench.tasks import generation as gen
 from dmpbench.tasks.base import Metrics, Task
+from dmpbench.tasks.identity import face_id_calibration
 
 UNITS = {"mini": "mini_face_identities", "paper": "identities"}
 #: DMP Table 13 (from DreamBooth), "sks" written as {}
@@ -110,6 +111,7 @@ class Variation(Task):
                 face_ids.append(mean_pairwise_cosine(face.network.features(images), face.network.features(subjects.of(i, "reference"))))
                 clip_ts.append(clip_t(clip.features(images), self.world.backbone.encode_text(texts).float().cpu()))
             per_subject[name] = {"face_id": round(face_ids[-1], 5), "clip_t": round(clip_ts[-1], 5)}
+        ctx.audit["face_id_real"] = face_id_calibration(face.network, subjects)
         gen.record_extractors(ctx, {"face_id": face.name, "clip_t": clip.name})
         ctx.audit["per_subject"] = per_subject
         ctx.audit["images"] = {"subjects": len(subjects.names), "prompts": list(prompts), "images_per_prompt": per_prompt}
