@@ -8,6 +8,8 @@
   as the negative one with an empty positive (bottom), strength 1, four concepts.
 * ``identity_composition.png`` (Figure 18 / 26): DMPMulti prompts for "identity-1" + "identity-2" composed with
   equation 3 (weights w and 4.5 - w over w = 0 .. 4.5), beside each identity's real training image.
+* ``variations.png`` (Figure 16): for three unseen subjects of the variation task, a real training image, the
+  subject's textual inversion, and five DMPVariation prompts conditioned on it ("a photo of a {}").
 
 Each method is fitted through its own code with the mini defaults and seed 1 (the cached prompt sliders,
 textual inversions and DMPs are reused when ``--cache-dir`` holds them, else trained). Images use the same seed
@@ -40,7 +42,11 @@ def fitted(method_name: str, task_name: str, cache_dir: Path | None, sets: list[
                      progress=True, timer=PhaseTimer(device))
     method = method_cls(world.backbone, config["method"], ctx)
     synthesis = gen.synthesis_for(world)
-    if task_name == "slider":
+    if task_name == "variation":
+        s = subjects_for("mini", 10, 5, synthesis.image_size)
+        data = GenerationData(synthesis, "mini_face_identities", list(s.names), images=s.train, labels=s.train_labels,
+                              extra={"subject_words": s.words})
+    elif task_name == "slider":
         data = GenerationData(synthesis, "mini_faces", extra={"concepts": concepts_for("mini")})
     else:
         s = subjects_for("mini", 20, 5, synthesis.image_size)
@@ -127,7 +133,19 @@ def main() -> None:
     row.append(data.images[data.labels == 1][0])
     save_grid([row], ["DMPMulti\ncomposition"], ["identity-1 (real)"] + [f"w1={w:g}" for w in weights] + ["identity-2 (real)"],
               "eq. 3: w1 * identity-1 + (4.5 - w1) * identity-2", args.out / "identity_composition.png")
-    print(f"wrote {args.out}/slider_strengths.png, negative_sliders.png, identity_composition.png")
+
+    variation, vdata, _ = fitted("dmp_variation", "variation", args.cache_dir)
+    ti, _, _ = fitted("textual_inversion", "variation", args.cache_dir)
+    rows, labels = [], []
+    for i, name in enumerate(vdata.classnames[:3]):
+        row = [vdata.images[vdata.labels == i][0], render(ti, synthesis, "a photo of a {}", name, 1.0, seed)]
+        for k in range(5):
+            row.append(synthesis.generate(synthesis.encode(["a photo of a <*>"], variation.samples[name][k]), [seed])[0])
+        rows.append(row)
+        labels.append(name)
+    save_grid(rows, labels, ["real", "TI"] + [f"DMPVariation {k + 1}" for k in range(5)],
+              '"a photo of a {}": textual inversion vs DMPVariation samples (unseen subjects)', args.out / "variations.png")
+    print(f"wrote {args.out}/slider_strengths.png, negative_sliders.png, identity_composition.png, variations.png")
 
 
 if __name__ == "__main__":

@@ -153,3 +153,34 @@ def test_variation_task_through_the_runner(method, tmp_path, shared_cache):
     if method == "dmp_variation":
         assert record["audit"]["dmp"]["repository"] == [3, 2] and set(record["audit"]["variation_ratio"]) == {"identity-1", "identity-2"}
         assert all(v > 0 for v in record["audit"]["variation_ratio"].values())
+
+
+def test_dmp_multi_options_novel_identity_negation_composition(tmp_path, shared_cache):
+    from dmpbench.baselines.generation import GenerationRequest
+
+    sets = ([f"method.ti_{s}" for s in TI_SETS] + ["method.slider_steps=4", "method.slider_pool_size=4", "method.slider_pool_images=1",
+            "method.slider_snapshot_span=4", "method.slider_snapshot_every=2", "method.dmp_steps=4", "method.dmp_batch_size=8",
+            "method.num_prompts=2", "method.sample_steps=3"])
+    from dmpbench.tasks.slider import Slider  # noqa: F401 - the registry's task (the fit data below is the slider task's)
+    from dmpbench.runner.run import resolve
+    from dmpbench.runner.worlds import make_world
+    from dmpbench.baselines.generation import GenerationData
+    from dmpbench.data.slider_concepts import concepts_for
+    from dmpbench.tasks import generation as gen
+
+    world = make_world("mini", None, None, torch.device("cpu"))
+    synthesis = gen.synthesis_for(world)
+    data = GenerationData(synthesis, "mini_faces", extra={"concepts": concepts_for("mini")})
+    samples = {}
+    for extra in ([], ["method.negative=true"], ["method.negative_text=identity-3"], ["method.compose={identity-2: 2.0}"]):
+        _, method_cls, config = resolve(RunRequest(task="slider", method="dmp_multi", sets=sets + extra))
+        ctx = RunContext(device=torch.device("cpu"), precision="fp32", seed=1, cache_dir=shared_cache, progress=False)
+        method = method_cls(world.backbone, config["method"], ctx)
+        method.fit(data)
+        samples[tuple(extra)] = method.samples["identity-1"]
+        novel = method.prompt_embeddings(GenerationRequest(("a photo of a {}",), concept="identity-99", n=2), synthesis)
+        assert novel.learned.shape == (2, 1, synthesis.ctx_dim) and novel.texts == ["a photo of a <*>"] * 2
+        with pytest.raises(DmpbenchError, match="not trained on 'wizard'"):
+            method.prompt_embeddings(GenerationRequest(("a photo of a {}",), concept="wizard", n=1), synthesis)
+    plain = samples[()]
+    assert all(not torch.allclose(plain, other) for key, other in samples.items() if key)  # each option changes the samples

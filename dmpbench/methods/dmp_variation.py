@@ -30,7 +30,7 @@ from dmpbench.data.identity_subjects import subjects_for
 from dmpbench.dmp.model import DMP
 from dmpbench.errors import DmpbenchError
 from dmpbench.locking import artefact_lock
-from dmpbench.methods.token_dmp import DMP_DEFAULTS, DMP_KEYS, DMP_MINI, DMP_RANGES, prefixed, sub_config
+from dmpbench.methods.token_dmp import SLIDER_OPTIONS, DMP_DEFAULTS, DMP_KEYS, DMP_MINI, DMP_RANGES, prefixed, sub_config
 from dmpbench.registry import METHODS
 
 
@@ -40,10 +40,10 @@ class DMPVariation(GenerationMethod):
 
     name = "dmp_variation"
     base_learner = "textual_inversion"
-    default_config = {**prefixed(TI_DEFAULTS, "ti_"), **{k: v for k, v in DMP_DEFAULTS.items() if k != "negative"},
+    default_config = {**prefixed(TI_DEFAULTS, "ti_"), **{k: v for k, v in DMP_DEFAULTS.items() if k not in SLIDER_OPTIONS},
                       "repo_subjects": 3000, "repo_images": 5, "subjects_root": ""}
     world_defaults = {"mini": {**prefixed(TI_MINI, "ti_"), **DMP_MINI, "repo_subjects": 60}}
-    ranges = {**prefixed(TI_RANGES, "ti_"), **{k: v for k, v in DMP_RANGES.items() if k != "negative"}, "repo_subjects": ">=1",
+    ranges = {**prefixed(TI_RANGES, "ti_"), **{k: v for k, v in DMP_RANGES.items() if k not in SLIDER_OPTIONS}, "repo_subjects": ">=1",
               "repo_images": ">=1"}
 
     @classmethod

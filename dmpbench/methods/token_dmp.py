@@ -8,9 +8,11 @@ each subject conditioned on one text (a concept name, or "identity-c"), and the 
   Paper world: Table 17's batch 320 (lr: ours, 1e-4; the paper's 1e-6 is for 100k iterations); mini
   world: 1,500 steps of batch 256 at 1e-3.
 * **Sampling**: ``num_prompts`` prompts per subject with DDIM (``sample_steps``, ``guidance``) from the run's
-  seed; image row r of a request uses sample r mod ``num_prompts``. ``negative: true`` samples with the
+  seed; image row r of a request uses sample r mod ``num_prompts``. Options: ``negative: true`` samples with the
   subject as the *negative* condition and the empty positive (``DMP.negate(None, c)``: DMP 4.2's negative
-  sliders, Figure 19).
+  sliders, Figure 19); ``negative_text: "identity-24"`` the subject positive and that text negative (Figure
+  23); ``compose: {"identity-2": 2.0}`` adds terms to equation 3 (identity composition, Figure 26); a request
+  for "identity-c" beyond the trained identities samples a novel identity.
 * **Answer**: a slider request (plain prompts) gets the sample appended and scaled by the strength, as a
   prompt slider; a subject request (prompts with ``{}``) gets the sample in the subject's place.
 * **Audit** ``repository_fidelity``: per subject, the share of samples whose nearest repository token is the
@@ -35,7 +37,10 @@ from dmpbench.errors import DmpbenchError
 from dmpbench.locking import artefact_lock
 
 DMP_DEFAULTS = {"repo_seed": 1, "preset": "auto", "dmp_steps": 3000, "dmp_batch_size": 320, "dmp_lr": 1e-4,
-                "num_prompts": 10, "guidance": 4.5, "sample_steps": 50, "sampler": "ddim", "negative": False}
+                "num_prompts": 10, "guidance": 4.5, "sample_steps": 50, "sampler": "ddim", "negative": False,
+                "negative_text": "", "compose": {}}
+#: the text-conditioned sampling options (not for the concat-conditioned DMPVariation)
+SLIDER_OPTIONS = ("negative", "negative_text", "compose")
 DMP_MINI = {"dmp_steps": 1500, "dmp_batch_size": 256, "dmp_lr": 1e-3}
 DMP_RANGES = {"repo_seed": ">=0", "preset": ("auto", *PRESETS), "dmp_steps": ">=1", "dmp_batch_size": ">=1", "dmp_lr": ">0",
               "num_prompts": ">=1", "guidance": ">=0", "sample_steps": ">=1", "sampler": tuple(SAMPLERS)}
@@ -105,14 +110,27 @@ class TokenDMP(GenerationMethod):
             k: v for r, p in zip(repos, parts) for k, v in fidelity(r, [self.samples[n] for n in p[0]], p[0]).items()}
 
     def sample(self, text: str, offset: int) -> torch.Tensor:
+        """``num_prompts`` prompts for a condition text: plain guidance, or the options of section 3 / Figures 19, 23, 26:
+        ``negative`` (the text as the negative condition, empty positive), ``negative_text`` (the text positive, that
+        text negative: DMP.negate), ``compose`` ({other text: weight}: equation 3 with the text at ``guidance``)."""
         cfg = self.config
         seed, n, steps = self.ctx.seed * 1000 + offset, int(cfg["num_prompts"]), int(cfg["sample_steps"])
         cond = self.conds[text] if text in self.conds else self.condition(text)
+        g, kw = float(cfg["guidance"]), dict(num_prompts=n, steps=steps, sampler=cfg["sampler"], seed=seed)
         if cfg["negative"]:
-            out = self.dmp.negate(None, cond, strength=float(cfg["guidance"]), num_prompts=n, steps=steps, sampler=cfg["sampler"], seed=seed)
+            out = self.dmp.negate(None, cond, strength=g, **kw)
+        elif cfg["negative_text"]:
+            out = self.dmp.negate(cond, self.condition(cfg["negative_text"]), strength=g, **kw)
+        elif cfg["compose"]:
+            out = self.dmp.compose([(cond, g)] + [(self.condition(t), float(w)) for t, w in cfg["compose"].items()], **kw)
         else:
-            out = self.dmp.sample(cond, num_prompts=n, guidance=float(cfg["guidance"]), steps=steps, sampler=cfg["sampler"], seed=seed)
+            out = self.dmp.sample(cond, guidance=g, **kw)
         return out.cpu()
+
+    def novel(self, concept: str) -> bool:
+        """A subject the DMP was not trained on that it can still be asked for: "identity-c" with c beyond the
+        trained ones (DMP 3.3: "Novel identities can be sampled by specifying a new identity")."""
+        return concept.startswith("identity-") and concept.removeprefix("identity-").isdigit()
 
     def serve(self, text: str) -> torch.Tensor:
         """One request as a user makes it: the text embedded, one prompt sampled (DDIM, guidance)."""
@@ -132,8 +150,10 @@ class TokenDMP(GenerationMethod):
         return {"disk_bytes": int(disk), "memory_bytes": int(memory)}
 
     def prompt_embeddings(self, request: GenerationRequest, synthesis: SynthesisBackbone) -> PromptEmbeddings:
+        if request.concept not in self.samples and self.novel(request.concept):
+            self.samples[request.concept] = self.sample(request.concept, len(self.samples))
         if request.concept not in self.samples:
-            raise DmpbenchError(f"{self.name} was not trained on {request.concept!r}")
+            raise DmpbenchError(f"{self.name} was not trained on {request.concept!r} (nor is it a novel \"identity-c\")")
         samples = self.samples[request.concept]
         rows = (torch.arange(request.n) % len(samples)).repeat(len(request.prompts))
         texts = [p.format(PLACEHOLDER) if "{}" in p else slider_prompt(p) for p in request.prompts for _ in range(request.n)]
