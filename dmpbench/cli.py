@@ -53,6 +53,7 @@ GENERATE_EXAMPLES = """examples:
   dmpbench generate --prompt "a red circle" --n 8 --out circles.png                    # 8 seeds in a row
   dmpbench generate --prompt "a photo of a person" --backbone sd-rv4 --out rv4.png     # local SD weights
   dmpbench generate --prompt "a cat" --backbone sdxl:/models/sdxl-base --steps 20 --out cat.png
+  dmpbench generate --prompt "a photo of a <*>" --learned ti.safetensors --out subject.png  # a learned token
 """
 
 
@@ -112,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--steps", type=int, default=None, help="denoising steps (default: the model's recipe)")
     g.add_argument("--scheduler", default=None, help="ddim (default), pndm, euler, dpm++, ... or a diffusers scheduler class")
     g.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA when present)")
+    g.add_argument("--learned", type=Path, default=None, help="learned tokens for the prompt's <*> (.safetensors or torch file, [d] or [K, d])")
+    g.add_argument("--strength", type=float, default=1.0, help="scale of the learned tokens (a prompt slider's strength; default 1)")
 
     mini = sub.add_parser("mini", help="the built-in mini world", epilog=MINI_EXAMPLES, formatter_class=_formatter)
     mini_sub = mini.add_subparsers(dest="mini_command", required=True, parser_class=_Parser)
@@ -188,7 +191,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from dmpbench.runner.generate import GenerateRequest, generate
 
     generate(GenerateRequest(prompt=args.prompt, out=args.out, seed=args.seed, backbone=args.backbone, n=args.n,
-                             guidance=args.guidance, steps=args.steps, scheduler=args.scheduler, device=args.device))
+                             guidance=args.guidance, steps=args.steps, scheduler=args.scheduler, device=args.device,
+                             learned=args.learned, strength=args.strength))
     return 0
 
 

@@ -106,7 +106,9 @@ def test_generate_writes_a_png(sd_folder, tmp_path, capsys):
 
 @pytest.mark.parametrize("args,message", [
     (["--prompt", " "], "--prompt is empty"),
-    (["--prompt", "a <*>"], "only learned prompts"),
+    (["--prompt", "a <*>"], "only learned tokens fill (--learned FILE)"),
+    (["--prompt", "a cat", "--learned", "nope.safetensors"], "has no <*>"),
+    (["--prompt", "a <*>", "--learned", "nope.safetensors"], "--learned file nope.safetensors does not exist"),
     (["--prompt", "a cat", "--seed", "-1"], "invalid seed"),
     (["--prompt", "a cat", "--n", "0"], "--n must be"),
     (["--prompt", "a cat", "--steps", "0"], "--steps must be positive"),
@@ -126,3 +128,21 @@ def test_generate_bad_out_path(tmp_path, capsys):
     assert main(["generate", "--prompt", "a cat", "--out", str(tmp_path / "missing" / "x.png")]) == 2
     err = capsys.readouterr().err
     assert "must name a .png" in err and "does not exist" in err
+
+
+def test_generate_with_learned_tokens_checks_their_width(tmp_path, capsys):
+    from safetensors.torch import save_file
+
+    good, wide, two = tmp_path / "ti.safetensors", tmp_path / "wide.safetensors", tmp_path / "two.pt"
+    save_file({"<subject>": torch.randn(384)}, str(good))  # diffusers' learned_embeds layout, the mini SD's width
+    save_file({"<subject>": torch.randn(768)}, str(wide))
+    torch.save({"a": torch.randn(384), "b": torch.randn(384)}, two)
+    out = tmp_path / "x.png"
+    assert main(["generate", "--prompt", "a photo of a <*>", "--learned", str(good), "--steps", "2", "--out", str(out)]) == 0
+    assert Image.open(out).size == (32, 32)
+    bad = tmp_path / "y.png"
+    assert main(["generate", "--prompt", "a photo of a <*>", "--learned", str(wide), "--steps", "2", "--out", str(bad)]) == 2
+    assert main(["generate", "--prompt", "a photo of a <*>", "--learned", str(two), "--out", str(bad)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "are 768 wide but mini-sd's text encoder takes 384-wide tokens" in err[0] and "holds 2 tensors" in err[1]
+    assert len(err) == 2 and not bad.exists()

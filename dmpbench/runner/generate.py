@@ -23,6 +23,8 @@ class GenerateRequest:
     steps: int | None = None
     scheduler: str | None = None
     device: str | None = None
+    learned: Path | None = None  # a file with learned tokens for the prompt's <*> (textual inversion, a slider)
+    strength: float = 1.0  # the learned tokens are scaled by this (a prompt slider's strength)
 
 
 def _check(req: GenerateRequest) -> None:
@@ -30,8 +32,12 @@ def _check(req: GenerateRequest) -> None:
 
     if not req.prompt.strip():
         raise DmpbenchError("--prompt is empty")
-    if PLACEHOLDER in req.prompt:
-        raise DmpbenchError(f"--prompt contains {PLACEHOLDER}, which only learned prompts fill")
+    if PLACEHOLDER in req.prompt and req.learned is None:
+        raise DmpbenchError(f"--prompt contains {PLACEHOLDER}, which only learned tokens fill (--learned FILE)")
+    if req.learned is not None and PLACEHOLDER not in req.prompt:
+        raise DmpbenchError(f"--learned is given but --prompt has no {PLACEHOLDER} to put the tokens in")
+    if req.learned is not None:
+        load_learned(req.learned)
     if req.seed < 0:
         raise DmpbenchError(f"invalid seed {req.seed}: seeds are non-negative integers")
     if not 1 <= req.n <= 64:
@@ -53,6 +59,33 @@ def _check(req: GenerateRequest) -> None:
         scheduler_class(req.scheduler)
 
 
+def load_learned(path: Path):
+    """``[K, d]`` learned tokens from a file: safetensors or a torch file holding one tensor (``[d]`` or ``[K, d]``),
+    or a mapping with exactly one (diffusers' ``learned_embeds`` format: ``{token: tensor}``)."""
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise DmpbenchError(f"--learned file {path} does not exist")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            obj = load_file(str(path))
+        else:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # damaged or foreign files raise many types
+        raise DmpbenchError(f"--learned file {path} is unreadable ({type(exc).__name__})") from exc
+    if isinstance(obj, dict):
+        tensors = [v for v in obj.values() if isinstance(v, torch.Tensor)]
+        if len(tensors) != 1:
+            raise DmpbenchError(f"--learned file {path} holds {len(tensors)} tensors; expected one ([d] or [K, d])")
+        obj = tensors[0]
+    if not isinstance(obj, torch.Tensor) or obj.dim() not in (1, 2) or obj.numel() == 0:
+        raise DmpbenchError(f"--learned file {path} must hold one tensor of shape [d] or [K, d]")
+    return obj.float().reshape(-1, obj.shape[-1])
+
+
 def generate(req: GenerateRequest, say: Callable[[str], None] = print) -> Path:
     _check(req)
     import torch
@@ -63,8 +96,14 @@ def generate(req: GenerateRequest, say: Callable[[str], None] = print) -> Path:
 
     device = choose_device(req.device)
     model = load_synthesis(req.backbone, device=device)
+    learned = None
+    if req.learned is not None:
+        learned = load_learned(req.learned) * float(req.strength)
+        if learned.shape[-1] != model.ctx_dim:
+            raise DmpbenchError(f"the learned tokens in {req.learned} are {learned.shape[-1]} wide but {model.name}'s text encoder "
+                                f"takes {model.ctx_dim}-wide tokens")
     with torch.no_grad():
-        cond = model.encode([req.prompt])
+        cond = model.encode([req.prompt], learned)
         images = model.generate(cond, [req.seed + i for i in range(req.n)], guidance_scale=req.guidance,
                                 steps=req.steps, scheduler=req.scheduler)
     arrays = to_uint8(images)
