@@ -28,7 +28,7 @@ PAPERS = {
 }
 
 TASKS = frozenset({
-    "base2new", "cross_dataset", "domain_shift", "composition", "treecut", "slider", "face_identity",
+    "base2new", "cross_dataset", "domain_shift", "composition", "treecut", "slider", "identity",
     "variation", "storage_latency", "few_shot", "image_generation",
     # beyond the core dmpbench tasks (see the README section on published numbers)
     "vae_reconstruction", "synthetic_dataset", "model_size", "structural_bias",
