@@ -1,6 +1,6 @@
 """The image-synthesis figures of Diffusion Meta-Prompts on the mini world, from the methods' cached fits.
 
-    python benchmarks/slider_figures.py [--cache-dir DIR] [--out leaderboards/figures]
+    python benchmarks/slider_figures.py [--cache-dir DIR] [--out leaderboards/figures] [--figures sliders,identity,variations]
 
 * ``slider_strengths.png`` (DMP Figure 5 / 13): rows = prompt_slider, dmp_slider, concept_slider for "age" and
   "smiling" on "a photo of a man", columns = slider strengths 0, 0.5, 1, 1.5, 2 (strength 0 = the plain prompt).
@@ -99,9 +99,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache-dir", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=Path("leaderboards/figures"))
+    parser.add_argument("--figures", default="sliders,identity,variations", help="which of sliders, identity, variations")
     args = parser.parse_args()
-    torch.set_num_threads(max(1, torch.get_num_threads()))
-    prompt, seed = "a photo of a man", 7
+    chosen = set(args.figures.split(","))
+    if not chosen <= {"sliders", "identity", "variations"}:
+        parser.error(f"--figures takes sliders, identity, variations; got {args.figures}")
+    seed = 7
+    if "sliders" in chosen:
+        slider_figures(args, seed)
+    if "identity" in chosen:
+        identity_figure(args, seed)
+    if "variations" in chosen:
+        variation_figure(args, seed)
+    print(f"wrote {', '.join(sorted(chosen))} figures to {args.out}")
+
+
+def slider_figures(args, seed: int) -> None:
+    prompt = "a photo of a man"
     strengths = [0.0, 0.5, 1.0, 1.5, 2.0]
     methods = {m: fitted(m, "slider", args.cache_dir) for m in ("prompt_slider", "dmp_slider", "concept_slider")}
     synthesis = methods["prompt_slider"][2]
@@ -122,6 +136,8 @@ def main() -> None:
     save_grid(rows, ["plain prompt", "dmp_slider\n+concept", "dmp_slider\n-concept"], concepts,
               f'DMPSlider positive vs negative (empty positive, concept negative), "{prompt}"', args.out / "negative_sliders.png")
 
+
+def identity_figure(args, seed: int) -> None:
     multi, data, synthesis = fitted("dmp_multi", "identity", args.cache_dir)
     a, b = multi.conds["identity-1"], multi.conds["identity-2"]
     weights = [0.0, 1.5, 2.25, 3.0, 4.5]
@@ -134,7 +150,9 @@ def main() -> None:
     save_grid([row], ["DMPMulti\ncomposition"], ["identity-1 (real)"] + [f"w1={w:g}" for w in weights] + ["identity-2 (real)"],
               "eq. 3: w1 * identity-1 + (4.5 - w1) * identity-2", args.out / "identity_composition.png")
 
-    variation, vdata, _ = fitted("dmp_variation", "variation", args.cache_dir)
+
+def variation_figure(args, seed: int) -> None:
+    variation, vdata, synthesis = fitted("dmp_variation", "variation", args.cache_dir)
     ti, _, _ = fitted("textual_inversion", "variation", args.cache_dir)
     rows, labels = [], []
     for i, name in enumerate(vdata.classnames[:3]):
@@ -145,7 +163,6 @@ def main() -> None:
         labels.append(name)
     save_grid(rows, labels, ["real", "TI"] + [f"DMPVariation {k + 1}" for k in range(5)],
               '"a photo of a {}": textual inversion vs DMPVariation samples (unseen subjects)', args.out / "variations.png")
-    print(f"wrote {args.out}/slider_strengths.png, negative_sliders.png, identity_composition.png, variations.png")
 
 
 if __name__ == "__main__":
