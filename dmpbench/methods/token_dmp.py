@@ -23,6 +23,7 @@ each subject conditioned on one text (a concept name, or "identity-c"), and the 
 from __future__ import annotations
 
 import hashlib
+from abc import abstractmethod
 
 import torch
 
@@ -62,9 +63,9 @@ class TokenDMP(GenerationMethod):
     #: ``prompt_repository``: serves ``storage_latency`` (``serve`` one request, ``footprint`` of what it keeps)
     capabilities = ("generation", "prompt_repository")
 
+    @abstractmethod
     def repositories(self, data: GenerationData) -> list[tuple[list[str], list[str], torch.Tensor, dict]]:
         """``[(subject names, condition texts, repository [S, snapshots, K, d], recipe stats), ...]``."""
-        raise NotImplementedError  # pragma: no cover - every registered subclass defines it
 
     def preset(self) -> str:
         return ("small" if self.backbone.world == "mini" else "paper") if self.config["preset"] == "auto" else self.config["preset"]
