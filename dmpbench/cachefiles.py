@@ -131,3 +131,25 @@ def remove_empty_dirs(folder: str | os.PathLike) -> None:
     for root, _dirs, _files in sorted(os.walk(folder), key=lambda entry: -len(entry[0])):
         with contextlib.suppress(OSError):
             Path(root).rmdir()  # fails (and is skipped) when not empty
+
+
+def cached_tensors(ctx, kind: str, key: dict, build: Callable[[], tuple[dict, dict]]) -> tuple[dict, dict]:
+    """``(tensors, stats)`` of ``build()`` under ``ctx.cache_dir/kind/<hash of key>`` (built once, under a lock;
+    a corrupt file is rebuilt with one warning; ``stats.json`` is written last and marks a complete artefact)."""
+    from safetensors.torch import load_file, save_file
+
+    from dmpbench.locking import artefact_lock
+
+    directory = ctx.artifact_dir(kind, key)
+    with artefact_lock(directory / kind):
+        if (directory / "stats.json").exists():
+            cached = try_load(f"cached {kind} {directory}", lambda: (
+                load_file(str(directory / "tensors.safetensors")), json.loads((directory / "stats.json").read_text())))
+            if cached is not None:
+                ctx.audit[f"{kind}_reused"] = True
+                return cached
+        tensors, stats = build()
+        with atomic_path(directory / "tensors.safetensors") as tmp:
+            save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp))
+        write_json(directory / "stats.json", stats)
+    return tensors, stats

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from dmpbench.baselines.textual_inversion import TI_DEFAULTS, train_textual_inversion
-from dmpbench.cli import main
+from cli_checks import assert_run_refused
 from dmpbench.context import RunContext
 from dmpbench.data.identity_subjects import folder_subjects, mini_subjects
 from dmpbench.errors import DmpbenchError
@@ -94,19 +94,13 @@ def test_dmp_multi_serves_both_tasks_from_one_dmp(tmp_path, shared_cache):
     assert "identity-20" in slider["audit"]["repository_fidelity"] and "tan" in ident["audit"]["repository_fidelity"]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--set", "task.subjects=0"], "subjects"),
-    (["--dataset", "mini_faces"], "subject set is 'mini_face_identities', not 'mini_faces'"),
-    (["--method", "textual_inversion", "--set", "method.snapshot_to=500"], "must lie inside training (400 steps)"),
+@pytest.mark.parametrize("method, args, message", [
+    ("text_prompt", ["--set", "task.subjects=0"], "subjects"),
+    ("text_prompt", ["--dataset", "mini_faces"], "subject set is 'mini_face_identities', not 'mini_faces'"),
+    ("textual_inversion", ["--set", "method.snapshot_to=500"], "must lie inside training (400 steps)"),
 ])
-def test_identity_bad_input_is_one_line(args, message, tmp_path, capsys):
-    argv = ["run", "--task", "identity", "--method", "text_prompt", "--results", str(tmp_path / "r"), "--cache-dir", str(tmp_path / "c")]
-    if "--method" in args:
-        argv[4] = args[args.index("--method") + 1]
-        args = args[2:]
-    assert main(argv + args) == 2
-    err = capsys.readouterr().err.strip()
-    assert message in err and len(err.splitlines()) == 1 and not (tmp_path / "r").exists()
+def test_identity_bad_input_is_one_line(method, args, message, tmp_path, capsys):
+    assert_run_refused("identity", method, args, message, tmp_path, capsys)
 
 
 def test_storage_latency_measures_dmp_and_stylus_on_the_same_repositories(tmp_path, shared_cache):
@@ -125,10 +119,9 @@ def test_storage_latency_measures_dmp_and_stylus_on_the_same_repositories(tmp_pa
 
 
 def test_storage_latency_refuses_methods_without_a_repository(tmp_path, capsys):
-    argv = ["run", "--task", "storage_latency", "--method", "textual_inversion", "--results", str(tmp_path / "r")]
-    assert main(argv) == 2 and "cannot serve task 'storage_latency'" in capsys.readouterr().err
-    assert main(["run", "--task", "storage_latency", "--method", "dmp_multi", "--set", "task.reference=coop", "--results", str(tmp_path / "r")]) == 2
-    assert "reference 'coop' is not a method that keeps a prompt repository" in capsys.readouterr().err
+    assert_run_refused("storage_latency", "textual_inversion", [], "cannot serve task 'storage_latency'", tmp_path, capsys)
+    assert_run_refused("storage_latency", "dmp_multi", ["--set", "task.reference=coop"],
+                       "reference 'coop' is not a method that keeps a prompt repository", tmp_path, capsys)
 
 
 def test_variation_prompts_are_the_papers_28_and_the_mini_worlds_28():
@@ -161,7 +154,6 @@ def test_dmp_multi_options_novel_identity_negation_composition(tmp_path, shared_
     sets = ([f"method.ti_{s}" for s in TI_SETS] + ["method.slider_steps=4", "method.slider_pool_size=4", "method.slider_pool_images=1",
             "method.slider_snapshot_span=4", "method.slider_snapshot_every=2", "method.dmp_steps=4", "method.dmp_batch_size=8",
             "method.num_prompts=2", "method.sample_steps=3"])
-    from dmpbench.tasks.slider import Slider  # noqa: F401 - the registry's task (the fit data below is the slider task's)
     from dmpbench.runner.run import resolve
     from dmpbench.runner.worlds import make_world
     from dmpbench.baselines.generation import GenerationData

@@ -9,7 +9,7 @@ import torch
 from dmpbench.baselines import slider_training as st
 from dmpbench.baselines.concept_slider import lora_attached
 from dmpbench.baselines.prompt_slider import SLIDER_DEFAULTS, train_prompt_sliders
-from dmpbench.cli import main
+from cli_checks import assert_run_refused
 from dmpbench.context import RunContext
 from dmpbench.data.slider_concepts import concepts_for, mini_concept, mini_concepts, paper_concepts
 from dmpbench.errors import DmpbenchError
@@ -130,18 +130,12 @@ def test_slider_task_through_the_runner(method, tmp_path, shared_cache):
     assert rerun["metrics"] == record["metrics"]  # deterministic from the seed (cached fits reused)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--set", "task.concepts=[agee]"], "unknown slider concept 'agee'; did you mean age"),
-    (["--dataset", "mini_shapes"], "concept set is 'mini_faces', not 'mini_shapes'"),
-    (["--set", "task.strength=0"], "strength"),
-    (["--method", "prompt_slider", "--set", "method.snapshot_span=400"], "snapshot_span (400) is longer than training (300 steps)"),
-    (["--method", "zeroshot"], "cannot serve task 'slider'"),
+@pytest.mark.parametrize("method, args, message", [
+    ("text_prompt", ["--set", "task.concepts=[agee]"], "unknown slider concept 'agee'; did you mean age"),
+    ("text_prompt", ["--dataset", "mini_shapes"], "concept set is 'mini_faces', not 'mini_shapes'"),
+    ("text_prompt", ["--set", "task.strength=0"], "strength"),
+    ("prompt_slider", ["--set", "method.snapshot_span=400"], "snapshot_span (400) is longer than training (300 steps)"),
+    ("zeroshot", [], "cannot serve task 'slider'"),
 ])
-def test_slider_bad_input_is_one_line(args, message, tmp_path, capsys):
-    argv = ["run", "--task", "slider", "--method", "text_prompt", "--results", str(tmp_path / "r"), "--cache-dir", str(tmp_path / "c")]
-    if "--method" in args:
-        argv[4] = args[args.index("--method") + 1]
-        args = args[2:]
-    assert main(argv + args) == 2
-    err = capsys.readouterr().err.strip()
-    assert message in err and len(err.splitlines()) == 1 and not (tmp_path / "r").exists()
+def test_slider_bad_input_is_one_line(method, args, message, tmp_path, capsys):
+    assert_run_refused("slider", method, args, message, tmp_path, capsys)

@@ -18,6 +18,7 @@ import torch
 
 from dmpbench.backbones.synthesis.base import Conditioning, SynthesisBackbone
 from dmpbench.baselines import slider_training as st
+from dmpbench.cachefiles import cached_tensors
 from dmpbench.baselines.generation import GenerationData, GenerationMethod, GenerationRequest, PromptEmbeddings
 from dmpbench.baselines.prompt_slider import SLIDER_RANGES, concepts_of
 from dmpbench.registry import METHODS
@@ -93,7 +94,7 @@ def train_concept_sliders(synthesis, concepts, cfg: dict, seed: int, ctx) -> tup
             last[c.name] = round(sum(losses[-window:]) / window, 5)
         return out, {"optimizer_steps": cfg["steps"], "loss_first": first, "loss_last": last}
 
-    return st.cached_tensors(ctx, "concept_slider", key, build)
+    return cached_tensors(ctx, "concept_slider", key, build)
 
 
 @METHODS.register("concept_slider")

@@ -22,6 +22,7 @@ import torch
 
 from dmpbench.backbones.synthesis.base import PLACEHOLDER, SynthesisBackbone
 from dmpbench.baselines import slider_training as st
+from dmpbench.cachefiles import cached_tensors
 from dmpbench.baselines.token_training import loss_stats, train_tokens, word_init
 from dmpbench.baselines.generation import GenerationData, GenerationMethod, GenerationRequest, PromptEmbeddings
 from dmpbench.data.slider_concepts import SliderConcept
@@ -75,7 +76,7 @@ def train_prompt_sliders(synthesis: SynthesisBackbone, concepts: list[SliderConc
         stats = {"optimizer_steps": cfg["steps"], "snapshots": snaps.shape[1], **loss_stats(losses, [c.name for c in concepts])}
         return {"repository": snaps}, stats
 
-    return st.cached_tensors(ctx, "prompt_slider", key, build)
+    return cached_tensors(ctx, "prompt_slider", key, build)
 
 
 def concepts_of(data: GenerationData) -> list[SliderConcept]:

@@ -24,6 +24,7 @@ from typing import Sequence
 
 import torch
 
+from dmpbench.cachefiles import cached_tensors
 from dmpbench.data.slider_concepts import SliderConcept
 from dmpbench.errors import DmpbenchError
 
@@ -75,27 +76,27 @@ def guided_pool(synthesis, concepts: Sequence[SliderConcept], pool_size: int, po
     preserved = torch.arange(pool_size) % n_pres
     pick = torch.randint(0, pool_images, (pool_size,), generator=gen)
     timesteps = torch.randint(0, synthesis.train_timesteps, (pool_size,), generator=gen)
-    x0_by_text: dict[str, torch.Tensor] = {}
-    for i, text in enumerate(sorted({t for c in concepts for t in c.target})):
-        seeds = [seed * 100_000 + i * 1_000 + j for j in range(pool_images)]
-        x0_by_text[text] = synthesis.sample_latents(synthesis.encode([text]), seeds)
-    # every concept's x_t for preserved attribute p starts from its own target prompt's images; with one target
-    # text per p (the mini world, Concept Sliders' "person") they are the same tensors for all concepts
+    # every concept's x_t for preserved attribute p starts from its target prompt's images: one pool of x_t for the
+    # run, so the concepts must share their target prompts (the mini world's and Concept Sliders' "person")
     first = concepts[0]
     if any(c.target != first.target for c in concepts):
         raise DmpbenchError("the slider concepts of one run must share their target prompts (one pool of x_t)")
+    x0_by_text: dict[str, torch.Tensor] = {}
+    for i, text in enumerate(sorted(set(first.target))):
+        seeds = [seed * 100_000 + i * 1_000 + j for j in range(pool_images)]
+        x0_by_text[text] = synthesis.sample_latents(synthesis.encode([text]), seeds)
     x0 = torch.stack([x0_by_text[first.target[int(p)]][int(k)] for p, k in zip(preserved, pick)])
     noise = torch.randn(x0.shape, generator=gen)
     x_t = synthesis.add_noise(x0, noise, timesteps)
-    eps_memo: dict[str, torch.Tensor] = {}
+    eps_memo: dict[tuple[str, int], torch.Tensor] = {}
 
     def eps(texts: tuple[str, ...]) -> torch.Tensor:
         out = torch.empty_like(x_t)
         for p, text in enumerate(texts):
             rows = (preserved == p).nonzero().flatten()
             if (text, p) not in eps_memo:
-                parts = [synthesis.predict_noise(x_t[r], timesteps[r], synthesis.encode([text]).repeat(len(r))).float().cpu()
-                         for r in rows.split(64)]
+                cond = synthesis.encode([text])
+                parts = [synthesis.predict_noise(x_t[r], timesteps[r], cond.repeat(len(r))).float().cpu() for r in rows.split(64)]
                 eps_memo[(text, p)] = torch.cat(parts)
             out[rows] = eps_memo[(text, p)]
         return out
@@ -119,31 +120,6 @@ def batches(n: int, batch_size: int, steps: int, seed: int) -> list[torch.Tensor
     """The sample indices of each step (a fixed function of the seed)."""
     gen = torch.Generator().manual_seed(seed)
     return [torch.randint(0, n, (batch_size,), generator=gen) for _ in range(steps)]
-
-
-def cached_tensors(ctx, kind: str, key: dict, build) -> tuple[dict[str, torch.Tensor], dict]:
-    """``(tensors, stats)`` of ``build()`` under ``ctx.cache_dir/kind/<hash of key>`` (built once, under a lock;
-    a corrupt file is rebuilt with one warning; ``stats.json`` is written last and marks a complete artefact)."""
-    import json
-
-    from safetensors.torch import load_file, save_file
-
-    from dmpbench.cachefiles import atomic_path, try_load, write_json
-    from dmpbench.locking import artefact_lock
-
-    directory = ctx.artifact_dir(kind, key)
-    with artefact_lock(directory / kind):
-        if (directory / "stats.json").exists():
-            cached = try_load(f"cached {kind} {directory}", lambda: (
-                load_file(str(directory / "tensors.safetensors")), json.loads((directory / "stats.json").read_text())))
-            if cached is not None:
-                ctx.audit[f"{kind}_reused"] = True
-                return cached
-        tensors, stats = build()
-        with atomic_path(directory / "tensors.safetensors") as tmp:
-            save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp))
-        write_json(directory / "stats.json", stats)
-    return tensors, stats
 
 
 def concept_key(concepts: Sequence[SliderConcept]) -> list[dict]:

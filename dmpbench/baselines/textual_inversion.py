@@ -23,7 +23,7 @@ import zlib
 import torch
 
 from dmpbench.backbones.synthesis.base import PLACEHOLDER, SynthesisBackbone
-from dmpbench.baselines import slider_training as st
+from dmpbench.cachefiles import cached_tensors
 from dmpbench.baselines.generation import GenerationData, GenerationMethod, GenerationRequest, PromptEmbeddings
 from dmpbench.baselines.token_training import loss_stats, train_tokens, word_init
 from dmpbench.errors import DmpbenchError
@@ -87,7 +87,7 @@ def train_textual_inversion(synthesis: SynthesisBackbone, names: list[str], imag
         return {"repository": repo, "final": snaps[:, -1]}, {"optimizer_steps": steps, "snapshots": repo.shape[1],
                                                              **loss_stats(losses, names)}
 
-    return st.cached_tensors(ctx, "textual_inversion", key, build)
+    return cached_tensors(ctx, "textual_inversion", key, build)
 
 
 def subjects_of(data: GenerationData) -> tuple[list[str], torch.Tensor, torch.Tensor]:

@@ -12,8 +12,10 @@ from dmpbench.backbones.synthesis import SynthesisBackbone, load_synthesis
 from dmpbench.baselines.base import normalize
 from dmpbench.baselines.generation import GenerationMethod, GenerationRequest
 from dmpbench.context import RunContext
+from dmpbench.errors import DmpbenchError
 from dmpbench.metrics.classification import accuracy
 from dmpbench.metrics.extractors import ClipImageFeatures
+from dmpbench.tasks.base import Task
 from dmpbench.world import World
 
 #: the synthesis model of each world when the task's ``synthesis`` setting is "auto"
@@ -86,3 +88,35 @@ def record_synthesis(ctx: RunContext, synthesis: SynthesisBackbone, guidance, st
 def record_extractors(ctx: RunContext, extractors: dict[str, str]) -> None:
     """Which network computed each metric (mini stand-ins are named, never passed off as paper networks)."""
     ctx.audit.setdefault("extractors", {}).update(extractors)
+
+
+class SynthesisTask(Task):
+    """What the image-synthesis tasks share: the synthesis weights in the record key, the sampling settings, and
+    (``unit_names`` set) one fixed unit per world that ``--dataset`` may only repeat."""
+
+    capability = "generation"
+    #: world -> the task's one unit (the concept / subject / repository set), e.g. {"mini": "mini_faces"}
+    unit_names: dict[str, str] = {}
+    #: what the unit is, in the error for another ``--dataset``
+    unit_kind = "unit"
+
+    def model_identity(self) -> dict[str, str]:
+        return {"synthesis": synthesis_for(self.world, self.config["synthesis"]).cache_key}
+
+    def units(self, datasets: list[str] | None) -> list[str]:
+        unit = self.unit_names[self.world.name]
+        for d in datasets or []:
+            if d != unit:
+                raise DmpbenchError(f"task {self.name}: the {self.world.name} world's {self.unit_kind} is {unit!r}, not {d!r}")
+        return [unit]
+
+    def sampling(self) -> dict:
+        """The ``render`` settings: the synthesis model's recipe unless the task sets them."""
+        return {k: self.config[k] for k in ("guidance", "steps", "scheduler")}
+
+
+def render_prompts(method: GenerationMethod, synthesis: SynthesisBackbone, prompts, concept: str, group: int, per_prompt: int,
+                   ctx: RunContext, sampling: dict) -> torch.Tensor:
+    """``per_prompt`` images of each prompt for one concept / subject, seeds ``image_seeds(seed, 100·group + prompt)``."""
+    return torch.cat([render(method, synthesis, GenerationRequest((p,), concept=concept, n=per_prompt),
+                             image_seeds(ctx.seed, 100 * group + j, per_prompt), ctx, **sampling) for j, p in enumerate(prompts)])

@@ -24,16 +24,15 @@ from __future__ import annotations
 
 import torch
 
-from dmpbench.baselines.generation import GenerationData, GenerationMethod, GenerationRequest
+from dmpbench.baselines.generation import GenerationData, GenerationMethod
 from dmpbench.context import RunContext
 from dmpbench.data.identity_subjects import subjects_for
-from dmpbench.errors import DmpbenchError
 from dmpbench.metrics.extractors import ClipImageFeatures
 from dmpbench.metrics.similarity import clip_t, mean_pairwise_cosine
 from dmpbench.metrics.standins import metric_network
 from dmpbench.registry import TASKS
 from dmpbench.tasks import generation as gen
-from dmpbench.tasks.base import Metrics, Task
+from dmpbench.tasks.base import Metrics
 
 UNITS = {"mini": "mini_face_identities", "paper": "identities"}
 
@@ -55,26 +54,18 @@ PAPER_PROMPTS = ("a photo of {}", "a close-up photo of {} smiling", "a photo of 
 
 
 @TASKS.register("identity", "identity: Face-ID, DINO, CLIP-I and CLIP-T of learned subjects (DMP Tables 5, 16)")
-class Identity(Task):
+class Identity(gen.SynthesisTask):
     """Identity: Face-ID to the subject, DINO / CLIP-I to its training images, CLIP-T to the prompt (DMP Tables 5, 16)."""
 
     name = "identity"
-    capability = "generation"
     metrics = ("face_id", "dino", "clip_i", "clip_t")
     published_tables = (("diffusion_meta_prompts", "5"), ("diffusion_meta_prompts", "16"))
     default_config = {"synthesis": "auto", "subjects": 20, "train_images": 5, "images_per_prompt": 0, "subjects_root": "",
                       "guidance": None, "steps": None, "scheduler": None}
     ranges = {"subjects": ">=1", "train_images": ">=1", "images_per_prompt": ">=0"}
 
-    def model_identity(self) -> dict[str, str]:
-        return {"synthesis": gen.synthesis_for(self.world, self.config["synthesis"]).cache_key}
-
-    def units(self, datasets: list[str] | None) -> list[str]:
-        unit = UNITS[self.world.name]
-        for d in datasets or []:
-            if d != unit:
-                raise DmpbenchError(f"task identity: the {self.world.name} world's subject set is {unit!r}, not {d!r}")
-        return [unit]
+    unit_names = UNITS
+    unit_kind = "subject set"
 
     def run(self, unit: str, method: GenerationMethod, ctx: RunContext) -> Metrics:
         cfg = self.config
@@ -83,7 +74,7 @@ class Identity(Task):
                                 cfg["subjects_root"] or None, self.world.data_root)
         per_prompt = cfg["images_per_prompt"] or (2 if self.world.name == "mini" else 4)
         prompts = MINI_PROMPTS if self.world.name == "mini" else PAPER_PROMPTS
-        sampling = dict(guidance=cfg["guidance"], steps=cfg["steps"], scheduler=cfg["scheduler"])
+        sampling = self.sampling()
         gen.record_synthesis(ctx, synthesis, **sampling)
         clip = ClipImageFeatures(self.world.backbone)
         face, dino = metric_network("face_id", self.world.name, self.world.backbone), metric_network("dino", self.world.name, self.world.backbone)
@@ -92,12 +83,8 @@ class Identity(Task):
                                       extra={"subject_words": dict(subjects.words)}))
         rows = {m: [] for m in self.metrics}
         for i, name in enumerate(ctx.bar(subjects.names, desc="subjects")):
-            images, texts = [], []
-            for j, prompt in enumerate(prompts):
-                seeds = gen.image_seeds(ctx.seed, 100 * i + j, per_prompt)
-                images.append(gen.render(method, synthesis, GenerationRequest((prompt,), concept=name, n=per_prompt), seeds, ctx, **sampling))
-                texts += [prompt.format(subjects.words[name])] * per_prompt
-            images = torch.cat(images)
+            images = gen.render_prompts(method, synthesis, prompts, name, i, per_prompt, ctx, sampling)
+            texts = [p.format(subjects.words[name]) for p in prompts for _ in range(per_prompt)]
             with ctx.phase("evaluate"), torch.no_grad():
                 rows["face_id"].append(mean_pairwise_cosine(face.network.features(images), face.network.features(subjects.of(i, "reference"))))
                 rows["dino"].append(mean_pairwise_cosine(dino.network.features(images), dino.network.features(subjects.of(i))))

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import torch
 
+from dmpbench.cachefiles import cached_tensors
 from dmpbench.baselines.generation import GenerationData, GenerationMethod, GenerationRequest
 from dmpbench.context import RunContext
 from dmpbench.data.slider_concepts import PAPER_CONCEPTS, concepts_for, mini_concepts, unknown_concept
@@ -34,18 +35,17 @@ from dmpbench.metrics.similarity import clip_score
 from dmpbench.metrics.standins import metric_network
 from dmpbench.registry import TASKS
 from dmpbench.tasks import generation as gen
-from dmpbench.tasks.base import Metrics, Task
+from dmpbench.tasks.base import Metrics
 
 #: the concept set of each world (the unit a record is keyed by)
 UNITS = {"mini": "mini_faces", "paper": "person_attributes"}
 
 
 @TASKS.register("slider", "sliders: CLIP score of the attribute and LPIPS to the unedited image (DMP Tables 2, 15)")
-class Slider(Task):
+class Slider(gen.SynthesisTask):
     """Sliders: CLIP score of the attribute and LPIPS between edited and unedited images (DMP Tables 2, 15)."""
 
     name = "slider"
-    capability = "generation"
     metrics = ("clip_score", "lpips", "clip_gain")
     published_tables = (("diffusion_meta_prompts", "2"), ("diffusion_meta_prompts", "15"))
     default_config = {"synthesis": "auto", "concepts": [], "images_per_prompt": 0, "strength": 1.0,
@@ -62,15 +62,8 @@ class Slider(Task):
             if name not in known:
                 raise unknown_concept(name, known)
 
-    def model_identity(self) -> dict[str, str]:
-        return {"synthesis": gen.synthesis_for(self.world, self.config["synthesis"]).cache_key}
-
-    def units(self, datasets: list[str] | None) -> list[str]:
-        unit = UNITS[self.world.name]
-        for d in datasets or []:
-            if d != unit:
-                raise DmpbenchError(f"task slider: the {self.world.name} world's concept set is {unit!r}, not {d!r}")
-        return [unit]
+    unit_names = UNITS
+    unit_kind = "concept set"
 
     def concepts(self):
         return concepts_for(self.world.name, list(self.config["concepts"]) or None)
@@ -79,7 +72,7 @@ class Slider(Task):
         cfg = self.config
         concepts = self.concepts()  # unknown names: one line, before any model is loaded
         per_prompt = cfg["images_per_prompt"] or (3 if self.world.name == "mini" else 5)
-        sampling = dict(guidance=cfg["guidance"], steps=cfg["steps"], scheduler=cfg["scheduler"])
+        sampling = self.sampling()
         synthesis = gen.synthesis_for(self.world, cfg["synthesis"])
         gen.record_synthesis(ctx, synthesis, **sampling)
         clip = ClipImageFeatures(self.world.backbone)
@@ -112,8 +105,6 @@ class Slider(Task):
 
     def _unedited(self, synthesis, plain: str, seeds: list[int], ctx: RunContext, sampling: dict) -> torch.Tensor:
         """The plain prompt's images (the same for every method of a seed: cached)."""
-        from dmpbench.baselines.slider_training import cached_tensors
-
         key = {"synthesis": synthesis.cache_key, "prompt": plain, "seeds": seeds, "sampling": sampling}
 
         def build():

@@ -31,14 +31,14 @@ from dmpbench.data.slider_concepts import concepts_for
 from dmpbench.errors import DmpbenchError
 from dmpbench.registry import METHODS, TASKS
 from dmpbench.tasks import generation as gen
-from dmpbench.tasks.base import Metrics, Task
+from dmpbench.tasks.base import Metrics
 
 UNITS = {"mini": "mini_repositories", "paper": "repositories"}
 SUBJECTS, TRAIN_IMAGES = 20, 5  # the identity task's defaults (the same repositories, the same caches)
 
 
 @TASKS.register("storage_latency", "storage and latency of a prompt generator vs Stylus retrieval over the same repositories (DMP Table 1)")
-class StorageLatency(Task):
+class StorageLatency(gen.SynthesisTask):
     """Storage and latency of a prompt generator against Stylus retrieval over the same repositories (DMP Table 1)."""
 
     name = "storage_latency"
@@ -54,15 +54,8 @@ class StorageLatency(Task):
         if ref not in METHODS.names() or "prompt_repository" not in getattr(METHODS.get(ref), "capabilities", ()):
             raise DmpbenchError(f"task storage_latency: reference {ref!r} is not a method that keeps a prompt repository")
 
-    def model_identity(self) -> dict[str, str]:
-        return {"synthesis": gen.synthesis_for(self.world, self.config["synthesis"]).cache_key}
-
-    def units(self, datasets: list[str] | None) -> list[str]:
-        unit = UNITS[self.world.name]
-        for d in datasets or []:
-            if d != unit:
-                raise DmpbenchError(f"task storage_latency: the {self.world.name} world's unit is {unit!r}, not {d!r}")
-        return [unit]
+    unit_names = UNITS
+    unit_kind = "unit"
 
     def run(self, unit: str, method: GenerationMethod, ctx: RunContext) -> Metrics:
         cfg = self.config

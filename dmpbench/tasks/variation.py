@@ -20,16 +20,15 @@ from __future__ import annotations
 
 import torch
 
-from dmpbench.baselines.generation import GenerationData, GenerationMethod, GenerationRequest
+from dmpbench.baselines.generation import GenerationData, GenerationMethod
 from dmpbench.context import RunContext
 from dmpbench.data.identity_subjects import subjects_for
-from dmpbench.errors import DmpbenchError
 from dmpbench.metrics.extractors import ClipImageFeatures
 from dmpbench.metrics.similarity import clip_t, mean_pairwise_cosine
 from dmpbench.metrics.standins import metric_network
 from dmpbench.registry import TASKS
 from dmpbench.tasks import generation as gen
-from dmpbench.tasks.base import Metrics, Task
+from dmpbench.tasks.base import Metrics
 from dmpbench.tasks.identity import face_id_calibration
 
 UNITS = {"mini": "mini_face_identities", "paper": "identities"}
@@ -64,26 +63,18 @@ MINI_PROMPTS = tuple(_mini_prompt((a,)) for a in (*_ADJ, *_WITH)) + tuple(_mini_
 
 
 @TASKS.register("variation", "variation: Face-ID (diversity) and CLIP-T over 28 prompts for unseen subjects (DMP Tables 6, 13)")
-class Variation(Task):
+class Variation(gen.SynthesisTask):
     """Variation: Face-ID (lower = more varied) and CLIP-T over 28 context prompts for unseen subjects (DMP Tables 6, 13)."""
 
     name = "variation"
-    capability = "generation"
     metrics = ("face_id", "clip_t")
     published_tables = (("diffusion_meta_prompts", "6"),)
     default_config = {"synthesis": "auto", "subjects": 10, "train_images": 5, "images_per_prompt": 1, "subjects_root": "",
                       "guidance": None, "steps": None, "scheduler": None}
     ranges = {"subjects": ">=1", "train_images": ">=1", "images_per_prompt": ">=1"}
 
-    def model_identity(self) -> dict[str, str]:
-        return {"synthesis": gen.synthesis_for(self.world, self.config["synthesis"]).cache_key}
-
-    def units(self, datasets: list[str] | None) -> list[str]:
-        unit = UNITS[self.world.name]
-        for d in datasets or []:
-            if d != unit:
-                raise DmpbenchError(f"task variation: the {self.world.name} world's subject set is {unit!r}, not {d!r}")
-        return [unit]
+    unit_names = UNITS
+    unit_kind = "subject set"
 
     def run(self, unit: str, method: GenerationMethod, ctx: RunContext) -> Metrics:
         cfg = self.config
@@ -92,7 +83,7 @@ class Variation(Task):
                                 cfg["subjects_root"] or None, self.world.data_root)
         prompts = MINI_PROMPTS if self.world.name == "mini" else PAPER_PROMPTS
         per_prompt = cfg["images_per_prompt"]
-        sampling = dict(guidance=cfg["guidance"], steps=cfg["steps"], scheduler=cfg["scheduler"])
+        sampling = self.sampling()
         gen.record_synthesis(ctx, synthesis, **sampling)
         clip = ClipImageFeatures(self.world.backbone)
         face = metric_network("face_id", self.world.name, self.world.backbone)
@@ -101,12 +92,8 @@ class Variation(Task):
                                       extra={"subject_words": dict(subjects.words)}))
         face_ids, clip_ts, per_subject = [], [], {}
         for i, name in enumerate(ctx.bar(subjects.names, desc="subjects")):
-            images, texts = [], []
-            for j, prompt in enumerate(prompts):
-                seeds = gen.image_seeds(ctx.seed, 100 * i + j, per_prompt)
-                images.append(gen.render(method, synthesis, GenerationRequest((prompt,), concept=name, n=per_prompt), seeds, ctx, **sampling))
-                texts += [prompt.format(subjects.words[name])] * per_prompt
-            images = torch.cat(images)
+            images = gen.render_prompts(method, synthesis, prompts, name, i, per_prompt, ctx, sampling)
+            texts = [p.format(subjects.words[name]) for p in prompts for _ in range(per_prompt)]
             with ctx.phase("evaluate"), torch.no_grad():
                 face_ids.append(mean_pairwise_cosine(face.network.features(images), face.network.features(subjects.of(i, "reference"))))
                 clip_ts.append(clip_t(clip.features(images), self.world.backbone.encode_text(texts).float().cpu()))
