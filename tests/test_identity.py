@@ -87,15 +87,16 @@ def test_dmp_multi_serves_both_tasks_from_one_dmp(tmp_path, shared_cache):
             "method.num_prompts=2", "method.sample_steps=3"])
     run = lambda task, extra: execute(RunRequest(task=task, method="dmp_multi", seeds=[1], results=tmp_path / "r", cache_dir=shared_cache,  # noqa: E731
                                                  progress=False, sets=sets + extra), say=lambda line: None)[0]
-    ident = run("identity", ["task.subjects=20", "task.train_images=5", "task.images_per_prompt=1", "task.steps=2"])
+    ident = run("identity", ["task.subjects=10", "task.train_images=5", "task.images_per_prompt=1", "task.steps=2"])
     slider = run("slider", ["task.concepts=[age]", "task.images_per_prompt=1", "task.steps=2"])
     assert ident["audit"]["dmp"]["reused"] is False and slider["audit"]["dmp"]["reused"] is True  # one DMP, trained once
-    assert ident["audit"]["dmp"]["repositories"] == slider["audit"]["dmp"]["repositories"] == {"age": [13, 2], "identity-1": [20, 2]}
-    assert "identity-20" in slider["audit"]["repository_fidelity"] and "tan" in ident["audit"]["repository_fidelity"]
+    assert ident["audit"]["dmp"]["repositories"] == slider["audit"]["dmp"]["repositories"] == {"age": [13, 2], "identity-1": [10, 2]}
+    assert "identity-10" in slider["audit"]["repository_fidelity"] and "tan" in ident["audit"]["repository_fidelity"]
 
 
 @pytest.mark.parametrize("method, args, message", [
-    ("text_prompt", ["--set", "task.subjects=0"], "subjects"),
+    ("text_prompt", ["--set", "task.subjects=-1"], "subjects"),
+    ("text_prompt", ["--set", "task.subjects=5000"], "mini faces have"),
     ("text_prompt", ["--dataset", "mini_faces"], "subject set is 'mini_face_identities', not 'mini_faces'"),
     ("textual_inversion", ["--set", "method.snapshot_to=500"], "must lie inside training (400 steps)"),
 ])
@@ -110,12 +111,12 @@ def test_storage_latency_measures_dmp_and_stylus_on_the_same_repositories(tmp_pa
     (record,) = execute(RunRequest(task="storage_latency", method="dmp_multi", seeds=[1], results=tmp_path / "r", cache_dir=shared_cache,
                                    progress=False, sets=sets), say=lambda line: None)
     m, ref = record["metrics"]["mini_repositories"], record["audit"]["reference"]
-    assert ref["method"] == "stylus_top1" and record["audit"]["stylus"]["entries"] == 33  # 13 concepts + 20 identities
-    assert record["audit"]["stylus"]["prompts"] == 13 * 2 + 20 * 2  # their stored snapshots: the DMP's repositories
+    assert ref["method"] == "stylus_top1" and record["audit"]["stylus"]["entries"] == 23  # 13 concepts + 10 identities
+    assert record["audit"]["stylus"]["prompts"] == 13 * 2 + 10 * 2  # their stored snapshots: the DMP's repositories
     assert m["disk_mb"] > 0 and m["memory_mb"] > 0 and m["latency_s"] > 0 and ref["latency_s"] > 0
     assert m["latency_gain"] == pytest.approx(100 * (1 - m["latency_s"] / ref["latency_s"]), abs=0.5)  # the record rounds to 4 digits
     assert m["disk_gain"] == pytest.approx(100 * (1 - m["disk_mb"] / ref["disk_mb"]), abs=0.5)
-    assert record["audit"]["requests"]["texts"] == 33
+    assert record["audit"]["requests"]["texts"] == 23
 
 
 def test_storage_latency_refuses_methods_without_a_repository(tmp_path, capsys):

@@ -24,6 +24,11 @@ import torch
 from dmpbench.errors import DmpbenchError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+#: the identity task's subject set per world (DMPMulti's identity repository): the paper's 20; the mini world's 10,
+#: the same people as the variation task's 10 (one textual inversion serves both tasks) and within the 30-minute
+#: budget of the image-synthesis set (README "Sliders, identities, variations, storage")
+DEFAULT_SUBJECTS = {"mini": 10, "paper": 20}
+DEFAULT_TRAIN_IMAGES = 5
 
 
 @dataclass

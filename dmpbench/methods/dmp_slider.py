@@ -8,7 +8,7 @@ the prompt-slider repository, the textual-inversion identity repository, or both
   ``method.ti_<key>``) of the task's subjects, steps 200-400 every 5 (40 per subject), conditioned on
   "identity-c" (c = 1, 2, ... in subject order; DMP 3.3).
 * ``dmp_multi``: one DMP over both repositories (section 3.3: R = R_S ∪ R_I). On the slider task its
-  identities are the identity task's default subjects (mini world: the first 20 test identities of the
+  identities are the identity task's default subjects (mini world: the first 10 test identities of the
   mini faces; paper world: ``method.subjects_root``), and its concepts are always the world's whole slider
   concept set, so one DMP (cached) serves both tasks.
 """
@@ -25,7 +25,6 @@ from dmpbench.registry import METHODS
 
 SLIDER = {**SLIDER_DEFAULTS, "tokens": 1}
 #: the identity task's default subject set, for a DMPMulti fitted on the slider task
-DEFAULT_SUBJECTS, DEFAULT_TRAIN_IMAGES = 20, 5
 
 
 def slider_repository(method, data: GenerationData):
@@ -40,11 +39,11 @@ def identity_repository(method, data: GenerationData):
     if data.images is not None and data.labels is not None and data.classnames:
         names, images, labels = list(data.classnames), data.images, data.labels
     else:  # the slider task: the identity task's default subjects
-        from dmpbench.data.identity_subjects import subjects_for
+        from dmpbench.data.identity_subjects import DEFAULT_SUBJECTS, DEFAULT_TRAIN_IMAGES, subjects_for
 
         if method.backbone.world != "mini" and not method.config.get("subjects_root"):
             raise DmpbenchError(f"{method.name} on the slider task in the paper world needs method.subjects_root=DIR (its identities)")
-        subjects = subjects_for(method.backbone.world, DEFAULT_SUBJECTS, DEFAULT_TRAIN_IMAGES, data.synthesis.image_size, method.config.get("subjects_root") or None)
+        subjects = subjects_for(method.backbone.world, DEFAULT_SUBJECTS[method.backbone.world], DEFAULT_TRAIN_IMAGES, data.synthesis.image_size, method.config.get("subjects_root") or None)
         names, images, labels = subjects.names, subjects.train, subjects.train_labels
     cfg = sub_config(method.config, "ti_")
     tensors, stats = train_textual_inversion(data.synthesis, names, images, labels, cfg, int(method.config["repo_seed"]), method.ctx,

@@ -116,7 +116,10 @@ class SynthesisTask(Task):
 
 
 def render_prompts(method: GenerationMethod, synthesis: SynthesisBackbone, prompts, concept: str, group: int, per_prompt: int,
-                   ctx: RunContext, sampling: dict) -> torch.Tensor:
-    """``per_prompt`` images of each prompt for one concept / subject, seeds ``image_seeds(seed, 100·group + prompt)``."""
-    return torch.cat([render(method, synthesis, GenerationRequest((p,), concept=concept, n=per_prompt),
-                             image_seeds(ctx.seed, 100 * group + j, per_prompt), ctx, **sampling) for j, p in enumerate(prompts)])
+                   ctx: RunContext, sampling: dict, strength: float = 1.0) -> torch.Tensor:
+    """``per_prompt`` images of each prompt for one concept / subject, prompt-major, seeds ``image_seeds(seed, 100·group +
+    prompt)``: one request for all the prompts (the denoiser renders them in one batch; the images are those of one
+    request per prompt, the seeds being the same)."""
+    seeds = [s for j in range(len(prompts)) for s in image_seeds(ctx.seed, 100 * group + j, per_prompt)]
+    request = GenerationRequest(tuple(prompts), concept=concept, n=per_prompt, strength=strength)
+    return render(method, synthesis, request, seeds, ctx, **sampling)

@@ -2,8 +2,8 @@
 
 Per subject set (unit) and seed:
 
-* **Subjects** (``data/identity_subjects.py``): ``subjects`` people (paper: 20, DMPMulti's identity
-  repository), each with ``train_images`` images to learn from and the rest as reference. The method is
+* **Subjects** (``data/identity_subjects.py``): ``subjects`` people (default ``DEFAULT_SUBJECTS``: paper world 20,
+  DMPMulti's identity repository; mini world 10, the variation task's subjects), each with ``train_images`` images to learn from and the rest as reference. The method is
   fitted on the training images (``GenerationData.images`` / ``labels``, the subject names as classnames).
 * **Requests.** For every subject, each context prompt (``{}`` = the subject) with ``images_per_prompt``
   images, seeds ``seed·10⁶ + (100·subject + prompt)·10³ + j``.
@@ -26,7 +26,7 @@ import torch
 
 from dmpbench.baselines.generation import GenerationData, GenerationMethod
 from dmpbench.context import RunContext
-from dmpbench.data.identity_subjects import subjects_for
+from dmpbench.data.identity_subjects import DEFAULT_SUBJECTS, DEFAULT_TRAIN_IMAGES, subjects_for
 from dmpbench.metrics.extractors import ClipImageFeatures
 from dmpbench.metrics.similarity import clip_t, mean_pairwise_cosine
 from dmpbench.metrics.standins import metric_network
@@ -60,9 +60,9 @@ class Identity(gen.SynthesisTask):
     name = "identity"
     metrics = ("face_id", "dino", "clip_i", "clip_t")
     published_tables = (("diffusion_meta_prompts", "5"), ("diffusion_meta_prompts", "16"))
-    default_config = {"synthesis": "auto", "subjects": 20, "train_images": 5, "images_per_prompt": 0, "subjects_root": "",
+    default_config = {"synthesis": "auto", "subjects": 0, "train_images": DEFAULT_TRAIN_IMAGES, "images_per_prompt": 0, "subjects_root": "",
                       "guidance": None, "steps": None, "scheduler": None}
-    ranges = {"subjects": ">=1", "train_images": ">=1", "images_per_prompt": ">=0"}
+    ranges = {"subjects": ">=0", "train_images": ">=1", "images_per_prompt": ">=0"}
 
     unit_names = UNITS
     unit_kind = "subject set"
@@ -70,7 +70,7 @@ class Identity(gen.SynthesisTask):
     def run(self, unit: str, method: GenerationMethod, ctx: RunContext) -> Metrics:
         cfg = self.config
         synthesis = gen.synthesis_for(self.world, cfg["synthesis"])
-        subjects = subjects_for(self.world.name, cfg["subjects"], cfg["train_images"], synthesis.image_size,
+        subjects = subjects_for(self.world.name, cfg["subjects"] or DEFAULT_SUBJECTS[self.world.name], cfg["train_images"], synthesis.image_size,
                                 cfg["subjects_root"] or None, self.world.data_root)
         per_prompt = cfg["images_per_prompt"] or (2 if self.world.name == "mini" else 4)
         prompts = MINI_PROMPTS if self.world.name == "mini" else PAPER_PROMPTS

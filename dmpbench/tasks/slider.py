@@ -17,8 +17,8 @@ Per concept set (unit) and seed:
 * Means over concepts × prompts × images; per-concept values in ``audit["per_concept"]``.
 
 Protocol choices (the paper leaves them open): slider strength 1 (the strength sliders are trained at;
-``strength`` changes it); ``images_per_prompt`` 3 in the mini world (13 concepts × 5 prompts × 3 = 195
-edited images), 5 in the paper world; sampling with the synthesis model's recipe unless set.
+``strength`` changes it); ``images_per_prompt`` 2 in the mini world (13 concepts × 5 prompts × 2 = 130
+edited images; 3 before the 30-minute budget of the image-synthesis set), 5 in the paper world; sampling with the synthesis model's recipe unless set.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from __future__ import annotations
 import torch
 
 from dmpbench.cachefiles import cached_tensors
-from dmpbench.baselines.generation import GenerationData, GenerationMethod, GenerationRequest
+from dmpbench.baselines.generation import GenerationData, GenerationMethod
 from dmpbench.context import RunContext
 from dmpbench.data.slider_concepts import PAPER_CONCEPTS, concepts_for, mini_concepts, unknown_concept
 from dmpbench.errors import DmpbenchError
@@ -71,7 +71,7 @@ class Slider(gen.SynthesisTask):
     def run(self, unit: str, method: GenerationMethod, ctx: RunContext) -> Metrics:
         cfg = self.config
         concepts = self.concepts()  # unknown names: one line, before any model is loaded
-        per_prompt = cfg["images_per_prompt"] or (3 if self.world.name == "mini" else 5)
+        per_prompt = cfg["images_per_prompt"] or (2 if self.world.name == "mini" else 5)
         sampling = self.sampling()
         synthesis = gen.synthesis_for(self.world, cfg["synthesis"])
         gen.record_synthesis(ctx, synthesis, **sampling)
@@ -81,13 +81,9 @@ class Slider(gen.SynthesisTask):
             method.fit(GenerationData(synthesis, unit, [c.name for c in concepts], extra={"concepts": concepts}))
         per_concept, scores, gains, dists = {}, [], [], []
         for i, concept in enumerate(ctx.bar(concepts, desc="slider concepts")):
-            edited, unedited = [], []
-            for j, (plain, _) in enumerate(concept.eval_prompts):
-                seeds = gen.image_seeds(ctx.seed, 100 * i + j, per_prompt)
-                request = GenerationRequest((plain,), concept=concept.name, n=per_prompt, strength=float(cfg["strength"]))
-                edited.append(gen.render(method, synthesis, request, seeds, ctx, **sampling))
-                unedited.append(self._unedited(synthesis, plain, seeds, ctx, sampling))
-            edited, unedited = torch.cat(edited), torch.cat(unedited)
+            plains = [plain for plain, _ in concept.eval_prompts]
+            edited = gen.render_prompts(method, synthesis, plains, concept.name, i, per_prompt, ctx, sampling, float(cfg["strength"]))
+            unedited = self._unedited(synthesis, plains, i, per_prompt, ctx, sampling)
             with ctx.phase("evaluate"), torch.no_grad():
                 text = self.world.backbone.encode_text([concept.score_text]).float().cpu()
                 score = clip_score(clip.features(edited), text)
@@ -103,13 +99,15 @@ class Slider(gen.SynthesisTask):
         mean = lambda xs: float(sum(xs) / len(xs))  # noqa: E731
         return {unit: {"clip_score": mean(scores), "lpips": mean(dists), "clip_gain": mean(gains)}}
 
-    def _unedited(self, synthesis, plain: str, seeds: list[int], ctx: RunContext, sampling: dict) -> torch.Tensor:
-        """The plain prompt's images (the same for every method of a seed: cached)."""
-        key = {"synthesis": synthesis.cache_key, "prompt": plain, "seeds": seeds, "sampling": sampling}
+    def _unedited(self, synthesis, plains: list[str], group: int, per_prompt: int, ctx: RunContext, sampling: dict) -> torch.Tensor:
+        """The plain prompts' images, seeds as ``render_prompts`` gives them (the same for every method of a seed: cached)."""
+        seeds = [s for j in range(len(plains)) for s in gen.image_seeds(ctx.seed, 100 * group + j, per_prompt)]
+        key = {"synthesis": synthesis.cache_key, "prompts": plains, "seeds": seeds, "sampling": sampling}
 
         def build():
+            texts = [p for p in plains for _ in range(per_prompt)]
             with ctx.phase("generate"), torch.no_grad():
-                images = synthesis.generate(synthesis.encode([plain]), seeds, guidance_scale=sampling["guidance"],
+                images = synthesis.generate(synthesis.encode(texts), seeds, guidance_scale=sampling["guidance"],
                                             steps=sampling["steps"], scheduler=sampling["scheduler"])
             return {"images": images}, {"n": len(seeds)}
 

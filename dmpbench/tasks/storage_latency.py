@@ -4,8 +4,8 @@ Stylus retrieval over the same repositories, measured on the same device in one 
 Per unit (the slider and identity repositories of the world) and seed:
 
 * Both the method and the ``reference`` (default ``stylus_top1``) are fitted on the same data: the world's
-  slider concepts and the identity task's default subjects (20, with 5 training images), so they hold the same
-  repositories (DMPMulti's: 13 mini concepts + 20 identities x 40 prompts in the mini world).
+  slider concepts and the identity task's default subjects (``DEFAULT_SUBJECTS``, 5 training images each), so they hold the same
+  repositories (DMPMulti's: 13 mini concepts + 10 identities x 40 prompts in the mini world).
 * **disk_mb**: bytes on disk of what serving needs (a DMP: its checkpoint's weights and configuration;
   Stylus: every stored prompt, the entries' descriptions and their text embeddings), in MB (10⁶ bytes).
 * **memory_mb**: bytes of the tensors held to serve (a DMP: the sampled U-Net and normalisation statistics;
@@ -26,7 +26,7 @@ import torch
 
 from dmpbench.baselines.generation import GenerationData, GenerationMethod
 from dmpbench.context import RunContext
-from dmpbench.data.identity_subjects import subjects_for
+from dmpbench.data.identity_subjects import DEFAULT_SUBJECTS, DEFAULT_TRAIN_IMAGES, subjects_for
 from dmpbench.data.slider_concepts import concepts_for
 from dmpbench.errors import DmpbenchError
 from dmpbench.registry import METHODS, TASKS
@@ -34,7 +34,6 @@ from dmpbench.tasks import generation as gen
 from dmpbench.tasks.base import Metrics
 
 UNITS = {"mini": "mini_repositories", "paper": "repositories"}
-SUBJECTS, TRAIN_IMAGES = 20, 5  # the identity task's defaults (the same repositories, the same caches)
 
 
 @TASKS.register("storage_latency", "storage and latency of a prompt generator vs Stylus retrieval over the same repositories (DMP Table 1)")
@@ -60,7 +59,7 @@ class StorageLatency(gen.SynthesisTask):
     def run(self, unit: str, method: GenerationMethod, ctx: RunContext) -> Metrics:
         cfg = self.config
         synthesis = gen.synthesis_for(self.world, cfg["synthesis"])
-        subjects = subjects_for(self.world.name, SUBJECTS, TRAIN_IMAGES, synthesis.image_size, cfg["subjects_root"] or None,
+        subjects = subjects_for(self.world.name, DEFAULT_SUBJECTS[self.world.name], DEFAULT_TRAIN_IMAGES, synthesis.image_size, cfg["subjects_root"] or None,
                                 self.world.data_root)
         data = GenerationData(synthesis, unit, list(subjects.names), images=subjects.train, labels=subjects.train_labels,
                               extra={"concepts": concepts_for(self.world.name), "subject_words": dict(subjects.words)})
