@@ -28,7 +28,7 @@ def fitted(method_name: str, task_name: str, cache_dir: Path | None, sets: list[
     """``(method, data, synthesis)``: a generation method fitted as the task fits it (seed 1, mini world)."""
     from dmpbench.baselines.generation import GenerationData
     from dmpbench.context import PhaseTimer, RunContext
-    from dmpbench.data.identity_subjects import subjects_for
+    from dmpbench.data.identity_subjects import DEFAULT_SUBJECTS, DEFAULT_TRAIN_IMAGES, subjects_for
     from dmpbench.data.slider_concepts import concepts_for
     from dmpbench.runner.run import RunRequest, default_cache_dir, resolve
     from dmpbench.runner.worlds import make_world
@@ -42,14 +42,10 @@ def fitted(method_name: str, task_name: str, cache_dir: Path | None, sets: list[
                      progress=True, timer=PhaseTimer(device))
     method = method_cls(world.backbone, config["method"], ctx)
     synthesis = gen.synthesis_for(world)
-    if task_name == "variation":
-        s = subjects_for("mini", 10, 5, synthesis.image_size)
-        data = GenerationData(synthesis, "mini_face_identities", list(s.names), images=s.train, labels=s.train_labels,
-                              extra={"subject_words": s.words})
-    elif task_name == "slider":
+    if task_name == "slider":
         data = GenerationData(synthesis, "mini_faces", extra={"concepts": concepts_for("mini")})
-    else:
-        s = subjects_for("mini", 20, 5, synthesis.image_size)
+    else:  # the identity and variation tasks' subjects (the same people in the mini world)
+        s = subjects_for("mini", DEFAULT_SUBJECTS["mini"], DEFAULT_TRAIN_IMAGES, synthesis.image_size)
         data = GenerationData(synthesis, "mini_face_identities", list(s.names), images=s.train, labels=s.train_labels,
                               extra={"subject_words": s.words})
     method.fit(data)

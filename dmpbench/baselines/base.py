@@ -94,9 +94,12 @@ class Probe:
     classifiers: dict[str, Callable[..., Any]]
     extra: dict[str, Any] = field(default_factory=dict)
     per_image: bool = False
-    #: the function takes the test images (``ImageSet``) and gives ``(image features [N, D], [P, C, D])`` for ``labels``
-    #: (methods that prompt the image tower: their features are part of what is checked)
+    #: the function takes the test images (``ImageSet``) and gives ``(image features [N, D] or [P, N, D], [P, C, D])``
+    #: for ``labels`` (methods that prompt the image tower: their features are part of what is checked)
     encodes_images: bool = False
+    #: a folder to keep each classifier's accuracy in (keyed by the probe, the classifier and the test images), for
+    #: probes whose value is the same in every record (a trained generator's fidelity) and costly to recompute
+    cache_dir: Any = None
 
 
 class Method(ABC):
@@ -148,9 +151,14 @@ class ClassificationMethod(Method):
     #: from ``image_features`` instead of the feature cache, and their training data carries ``images``
     encodes_images: ClassVar[bool] = False
 
+    #: True for methods whose image features differ per prompt set (a generated prompt that also prompts the image
+    #: tower, ``dmp_maple``): ``image_features`` gives ``[P, N, D]``, one feature set per prompt set
+    features_per_prompt_set: ClassVar[bool] = False
+
     def image_features(self, images, labels: LabelSet) -> torch.Tensor:
         """``[N, D]`` features of the test images (an ``ImageSet``) through the method's prompted image tower, when
-        classifying among ``labels`` (TAC's vision prompts depend on the label set)."""
+        classifying among ``labels`` (TAC's vision prompts depend on the label set); ``[P, N, D]`` with
+        ``features_per_prompt_set``."""
         raise NotImplementedError(f"{self.name} does not prompt the image tower")
 
     def probes(self) -> list[Probe]:
@@ -172,6 +180,11 @@ class PromptLearner(ClassificationMethod):
 
     #: the learner's recipe for a variant's prompt repository, per world (``RepositoryGenerator.over``)
     repository_recipe: ClassVar[dict[str, dict[str, Any]]] = {}
+
+    @classmethod
+    def context_length(cls, cfg: dict[str, Any]) -> int:
+        """K, the length of the shallow context under the settings ``cfg``."""
+        return int(cfg["n_ctx"])
 
     @abstractmethod
     def image_prompts(self, image_features: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:

@@ -6,7 +6,8 @@ Recipe (the authors' text sliders, ``train-lora.py`` with ``data/config.yaml``):
 "noxattn" layers (every linear layer of the UNet's transformer blocks except cross-attention: here
 ``attn1`` q / k / v / out and the feed-forward), AdamW lr 2e-4, batch 1, 1,000 iterations, guidance eta 4,
 preserved attributes ``male, female``. The LoRA goes in through ``peft`` (diffusers' ``add_adapter`` /
-``set_adapters``). Mini world: 300 steps at batch 2 and lr 2e-3. Deviation: x_t from the shared pool of
+``set_adapters``). Mini world: 300 steps at batch 1 and lr 2e-3
+(batch 1, the recipe's: batch 2 until the image-synthesis set had to fit its 30-minute budget). Deviation: x_t from the shared pool of
 ``slider_training.py`` (Concept Sliders denoise to a random step at every iteration).
 """
 
@@ -104,7 +105,7 @@ class ConceptSlider(GenerationMethod):
     name = "concept_slider"
     default_config = {"steps": 1000, "batch_size": 1, "lr": 2e-4, "eta": 4.0, "pool_size": 1000, "pool_images": 64,
                       "rank": 4, "alpha": 1.0}
-    world_defaults = {"mini": {"steps": 300, "batch_size": 2, "lr": 2e-3, "pool_size": 256, "pool_images": 32}}
+    world_defaults = {"mini": {"steps": 300, "batch_size": 1, "lr": 2e-3, "pool_size": 256, "pool_images": 32}}
     ranges = {**{k: v for k, v in SLIDER_RANGES.items() if k in ("steps", "batch_size", "lr", "eta", "pool_size", "pool_images")},
               "rank": ">=1", "alpha": ">0"}
 

@@ -69,17 +69,17 @@ class CoPromptModule(nn.Module):
         return self.image_ratio * self.adapter_image(feats) + (1 - self.image_ratio) * feats
 
 
-def build_module(backbone, cfg: dict, seed: int) -> CoPromptModule:
-    maple = build_maple(backbone, cfg, seed)
+def build_module(backbone, cfg: dict, seed: int, context: torch.Tensor | None = None) -> CoPromptModule:
+    maple = build_maple(backbone, cfg, seed, context)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed) * 1000 + 53)
         return CoPromptModule(maple, backbone.embed_dim, float(cfg["image_adapter_ratio"]), float(cfg["text_adapter_ratio"]))
 
 
-def train_coprompt(backbone, data: FewShotData, cfg: dict, ctx, desc: str = "coprompt") -> tuple[dict, dict]:
+def train_coprompt(backbone, data: FewShotData, cfg: dict, ctx, desc: str = "coprompt", context: torch.Tensor | None = None) -> tuple[dict, dict]:
     from open_clip.zero_shot_metadata import OPENAI_IMAGENET_TEMPLATES
 
-    module = build_module(backbone, cfg, ctx.seed).to(ctx.device)
+    module = build_module(backbone, cfg, ctx.seed, context).to(ctx.device)
     labels = data.labels.to(ctx.device)
     with torch.no_grad():  # [templates, C, D]: the frozen text targets, one template drawn per step
         frozen_text = torch.stack([normalize(backbone.encode_text([t(c) for c in data.classnames]).float())
@@ -111,5 +111,5 @@ class CoPrompt(ImagePromptLearner):
     def build(self, cfg: dict) -> CoPromptModule:
         return build_module(self.backbone, cfg, self.ctx.seed)
 
-    def train_fit(self, data, cfg, run):
-        return train_coprompt(self.backbone, data, cfg, self.ctx, desc=f"coprompt {run}")
+    shallow_context = "maple.context"
+    train_module = staticmethod(train_coprompt)

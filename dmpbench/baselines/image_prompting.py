@@ -1,19 +1,33 @@
-"""The training loop every learner that prompts the image tower shares (VPT, MaPLe, PromptSRC): batches of
-the K-shot images (``FewShotData.images``, decoded on demand), Dassl's SGD with a constant warm-up and a
-cosine schedule (CoOp's ``schedule`` / ``lr_at``), a learner-given loss, and an optional end-of-epoch hook
-(PromptSRC's Gaussian prompt aggregation)."""
+"""What every learner that prompts the image tower shares (VPT, MaPLe, PromptSRC, CoPrompt, TAC): the training
+loop (batches of the K-shot images, ``FewShotData.images``, decoded on demand; Dassl's SGD with a constant
+warm-up and a cosine schedule, CoOp's ``schedule`` / ``lr_at``; a learner-given loss; an optional end-of-epoch
+hook, PromptSRC's Gaussian prompt aggregation), the cached fit, and what the generated-prompt variants need
+(``dmp_maple`` ...; DMP A.9): the shallow text context swapped for a given one while the learner's other weights
+stay as learned, and a prompt repository of R fits from R initial contexts.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 from abc import abstractmethod
-from typing import Callable
+from typing import Any, Callable, ClassVar
 
 import torch
 from torch import nn
 
-from dmpbench.baselines.base import ClassificationMethod, FewShotData, LabelSet, Probe, TrainingPool
+from dmpbench.baselines.base import FewShotData, LabelSet, Probe, PromptLearner, TrainingPool
 from dmpbench.baselines.coop import lr_at, schedule
 from dmpbench.baselines.fitting import cached_fit
+from dmpbench.errors import DmpbenchError
+
+
+def initial_words(backbone, init: str, k: int, learner: str, setting: str) -> torch.Tensor:
+    """``[k, d]``: the first ``k`` token embeddings of the init words (the learners' hand initialisation)."""
+    words = backbone.token_embeddings(init).detach().float().cpu()
+    if words.shape[0] < k:
+        raise DmpbenchError(f"{learner}: init {init!r} has {words.shape[0]} tokens, fewer than {setting} {k}")
+    return words[:k]
 
 
 def train_on_images(data: FewShotData, cfg: dict, ctx, module: nn.Module, loss_of: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
@@ -55,22 +69,83 @@ def train_on_images(data: FewShotData, cfg: dict, ctx, module: nn.Module, loss_o
     return {"optimizer_steps": total, "train_loss": sum(tail) / len(tail)}
 
 
-class ImagePromptLearner(ClassificationMethod):
-    """What VPT, MaPLe and PromptSRC share: a prompt module (``build``: an ``nn.Module`` with ``visual()`` -> the
-    per-layer vision prompts and ``text(backbone, classnames, position)`` -> ``[C, D]`` normalised class
-    embeddings), trained by ``train_fit`` and cached (``fitting.cached_fit``, with the 1x-vs-2x
-    convergence check), the test images encoded through the prompted tower."""
+class ImagePromptLearner(PromptLearner):
+    """What VPT, MaPLe, PromptSRC, CoPrompt and TAC share: a prompt module (``build``: an ``nn.Module`` with
+    ``visual()`` -> the per-layer vision prompts and ``text(backbone, classnames, position)`` -> ``[C, D]``
+    normalised class embeddings), trained by ``train_module`` and cached (``fitting.cached_fit``, with the
+    1x-vs-2x convergence check), the test images encoded through the prompted tower."""
 
     encodes_images = True
     audit_settings = ("convergence_check",)
+    #: the module's shallow text context parameter ``[K, d]`` (what ``dmp_<learner>`` samples); None: none (VPT)
+    shallow_context: ClassVar[str | None] = "context"
+    #: ``train_module(backbone, data, cfg, ctx, desc=..., context=None)`` -> ``(state_dict, {"optimizer_steps",
+    #: "train_loss"})``: a fresh module trained on ``data``; ``context`` replaces the initial shallow context
+    train_module: ClassVar[Callable[..., tuple[dict[str, torch.Tensor], dict]]]
+    #: a variant's repository in the mini world (``RepositoryGenerator.over``): 16 fits per dataset of the learner's
+    #: own recipe shortened to 100 steps (a repository costs R full fits through the image tower). Provisional,
+    #: chosen for cost: the repository's own accuracy is in every variant record's ``repository_fidelity``.
+    repository_recipe: ClassVar[dict[str, dict[str, Any]]] = {"mini": {"steps": 100}}
 
     @abstractmethod
     def build(self, cfg: dict) -> nn.Module:
         """The prompt module, initialised from the run's seed (the same init for the 1x and 2x fits)."""
 
-    @abstractmethod
     def train_fit(self, data: FewShotData, cfg: dict, run: str) -> tuple[dict[str, torch.Tensor], dict]:
         """Train a fresh module on ``data`` with ``cfg``: ``(its state_dict, {"optimizer_steps", "train_loss"})``."""
+        return type(self).train_module(self.backbone, data, cfg, self.ctx, desc=f"{self.name} {run}")
+
+    # -- generated-prompt variants (DMP A.9: only the shallow text prompt is generated) ----------------------------
+    @classmethod
+    def train_repository(cls, backbone, data: FewShotData, cfg: dict, ctx, init: torch.Tensor, seed: int) -> torch.Tensor:
+        """``[R, K, d]``: the shallow contexts of R fits of the whole learner (its recipe ``cfg``), fit r from the
+        initial context ``init[r]`` and ``seed``; the fits' other weights are not kept (A.9)."""
+        if cls.shallow_context is None:
+            raise DmpbenchError(f"{cls.name} learns no text prompt for a generator to sample")
+        fit_ctx = dataclasses.replace(ctx, seed=int(seed), audit={})
+        out = []
+        for r in range(init.shape[0]):
+            with torch.random.fork_rng(devices=[]):  # each fit's global draws (TAC's feature dropout) as a fit seeded alone
+                torch.manual_seed(int(seed))
+                state, _ = cls.train_module(backbone, data, cfg, fit_ctx, desc=f"repository {r + 1}/{init.shape[0]}", context=init[r])
+            out.append(state[cls.shallow_context].float().cpu())
+        return torch.stack(out)
+
+    @contextlib.contextmanager
+    def context_swapped(self, prompts: nn.Module, context: torch.Tensor | None):
+        """``prompts`` with its shallow context replaced by ``context`` while inside (the learned one otherwise)."""
+        if context is None:
+            yield prompts
+            return
+        if self.shallow_context is None:
+            raise DmpbenchError(f"{self.name} learns no text prompt to replace")
+        param = prompts.get_parameter(self.shallow_context)
+        if tuple(context.shape) != tuple(param.shape):
+            raise DmpbenchError(f"{self.name}: a generated context of shape {tuple(context.shape)} for a learned one of {tuple(param.shape)}")
+        saved = param.data
+        param.data = context.detach().to(saved.device, saved.dtype)
+        try:
+            yield prompts
+        finally:
+            param.data = saved
+
+    def features_with(self, images, labels: LabelSet, context: torch.Tensor | None = None) -> torch.Tensor:
+        """``[N, D]``: the test images through the tower prompted by the learned module with shallow context
+        ``context`` (a generated prompt, the learner's other weights as learned; MaPLe's vision prompts follow it)."""
+        with self.context_swapped(self.prompts, context):
+            return self._features(self.prompts, images, labels)
+
+    def text_with(self, classnames, context: torch.Tensor | None = None) -> torch.Tensor:
+        """``[C, D]`` class embeddings of the learned module with shallow context ``context``."""
+        with self.context_swapped(self.prompts, context):
+            return self._text(self.prompts, classnames)[0]
+
+    def image_prompts(self, image_features: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        """``[N, K, d]``: the shallow context, the same for every image (it does not depend on the image)."""
+        if self.shallow_context is None:
+            raise DmpbenchError(f"{self.name} learns no text prompt")
+        own = self.prompts.get_parameter(self.shallow_context).detach()
+        return (own if context is None else context).unsqueeze(0).expand(image_features.shape[0], -1, -1)
 
     def fit(self, data: FewShotData, pool: TrainingPool) -> None:
         self.data = data

@@ -21,7 +21,7 @@ from torch import nn
 
 from dmpbench.baselines.base import FewShotData, normalize
 from dmpbench.baselines.coop import COOP_RANGES
-from dmpbench.baselines.image_prompting import ImagePromptLearner, train_on_images
+from dmpbench.baselines.image_prompting import ImagePromptLearner, initial_words, train_on_images
 from dmpbench.errors import DmpbenchError
 from dmpbench.registry import METHODS
 
@@ -66,22 +66,22 @@ class MaPLePrompts(nn.Module):
         return normalize(backbone.encode_with_context(self.context, list(classnames), position, text_prompts=list(self.text_deep)).float())
 
 
-def build_prompts(backbone, cfg: dict, seed: int) -> MaPLePrompts:
+def build_prompts(backbone, cfg: dict, seed: int, context: torch.Tensor | None = None) -> MaPLePrompts:
+    """The prompts initialised from ``cfg`` and ``seed``; ``context`` ``[K, d]`` replaces the init words' context (a
+    prompt repository's random init)."""
     k, depth = int(cfg["n_ctx"]), int(cfg["depth"])
     layers, width = backbone.visual_prompt_geometry()
     if depth > layers:
         raise DmpbenchError(f"maple: depth {depth} but the image tower of {backbone.name} has {layers} layers")
-    words = backbone.token_embeddings(cfg["init"]).detach().float().cpu()
-    if words.shape[0] < k:
-        raise DmpbenchError(f"maple: init {cfg['init']!r} has {words.shape[0]} tokens, fewer than n_ctx {k}")
+    words = initial_words(backbone, cfg["init"], k, "maple", "n_ctx") if context is None else context.detach().float().cpu()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed) * 1000 + 43)
-        return MaPLePrompts(words[:k], depth, width)
+        return MaPLePrompts(words, depth, width)
 
 
-def train_maple(backbone, data: FewShotData, cfg: dict, ctx, desc: str = "maple") -> tuple[dict, dict]:
+def train_maple(backbone, data: FewShotData, cfg: dict, ctx, desc: str = "maple", context: torch.Tensor | None = None) -> tuple[dict, dict]:
     """``(state_dict of MaPLePrompts, {"optimizer_steps", "train_loss"})`` trained on ``data``'s images."""
-    prompts = build_prompts(backbone, cfg, ctx.seed).to(ctx.device)
+    prompts = build_prompts(backbone, cfg, ctx.seed, context).to(ctx.device)
     labels = data.labels.to(ctx.device)
 
     def loss_of(images: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
@@ -105,5 +105,4 @@ class MaPLe(ImagePromptLearner):
     def build(self, cfg: dict) -> MaPLePrompts:
         return build_prompts(self.backbone, cfg, self.ctx.seed)
 
-    def train_fit(self, data, cfg, run):
-        return train_maple(self.backbone, data, cfg, self.ctx, desc=f"maple {run}")
+    train_module = staticmethod(train_maple)

@@ -6,7 +6,7 @@ from the concept's word (``initializer_token``), AdamW (betas 0.9 / 0.999, weigh
 learning rate, batch 1; the DMP paper trains 3,000 steps on SD-XL and keeps the last 200 steps every 5
 (40 prompts per concept) as the slider repository. The loss is the guided target of
 ``slider_training.py`` (eta = 4, Concept Sliders' guidance) on the target prompt with the token appended.
-Mini world: 300 steps at batch 2 and learning rate 5e-3 (the repository: the last 200 steps every 5).
+Mini world: 300 steps at batch 1 (batch 1, the recipe's: batch 2 until the image-synthesis set had to fit its 30-minute budget) and learning rate 5e-3 (the repository: the last 200 steps every 5).
 
 All concepts of a run train together as one stacked parameter ``[C, K, d]`` with the per-concept losses
 summed: AdamW is element-wise, so each concept's token follows exactly the trajectory it would alone
@@ -33,7 +33,7 @@ SLIDER_DEFAULTS: dict[str, Any] = {
     "steps": 3000, "batch_size": 1, "lr": 5e-4, "eta": 4.0, "pool_size": 3000, "pool_images": 64,
     "snapshot_every": 5, "snapshot_span": 200,
 }
-SLIDER_MINI: dict[str, Any] = {"steps": 300, "batch_size": 2, "lr": 5e-3, "pool_size": 256, "pool_images": 32}
+SLIDER_MINI: dict[str, Any] = {"steps": 300, "batch_size": 1, "lr": 5e-3, "pool_size": 256, "pool_images": 32}
 SLIDER_RANGES = {"steps": ">=1", "batch_size": ">=1", "lr": ">0", "eta": ">0", "pool_size": ">=1", "pool_images": ">=1",
                  "snapshot_every": ">=1", "snapshot_span": ">=1", "tokens": ">=1"}
 

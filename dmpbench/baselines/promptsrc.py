@@ -26,7 +26,7 @@ from torch import nn
 
 from dmpbench.baselines.base import FewShotData, normalize
 from dmpbench.baselines.coop import COOP_RANGES
-from dmpbench.baselines.image_prompting import ImagePromptLearner, train_on_images
+from dmpbench.baselines.image_prompting import ImagePromptLearner, initial_words, train_on_images
 from dmpbench.errors import DmpbenchError
 from dmpbench.registry import METHODS
 
@@ -73,17 +73,15 @@ class IVLPPrompts(nn.Module):
         return normalize(backbone.encode_with_context(self.context, list(classnames), position, text_prompts=list(self.text_deep)).float())
 
 
-def build_prompts(backbone, cfg: dict, seed: int) -> IVLPPrompts:
+def build_prompts(backbone, cfg: dict, seed: int, context: torch.Tensor | None = None) -> IVLPPrompts:
     layers, width = backbone.visual_prompt_geometry()
     if int(cfg["depth_vision"]) > layers:
         raise DmpbenchError(f"promptsrc: depth_vision {cfg['depth_vision']} but the image tower of {backbone.name} has {layers} layers")
-    words = backbone.token_embeddings(cfg["init"]).detach().float().cpu()
     k = int(cfg["n_ctx_text"])
-    if words.shape[0] < k:
-        raise DmpbenchError(f"promptsrc: init {cfg['init']!r} has {words.shape[0]} tokens, fewer than n_ctx_text {k}")
+    words = initial_words(backbone, cfg["init"], k, "promptsrc", "n_ctx_text") if context is None else context.detach().float().cpu()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed) * 1000 + 47)
-        return IVLPPrompts(words[:k], int(cfg["depth_text"]), int(cfg["depth_vision"]), int(cfg["n_ctx_vision"]), width)
+        return IVLPPrompts(words, int(cfg["depth_text"]), int(cfg["depth_vision"]), int(cfg["n_ctx_vision"]), width)
 
 
 _FROZEN_TEXT: dict[tuple, torch.Tensor] = {}
@@ -111,9 +109,9 @@ def gpa_weights(epochs: int, mean: float, std: float) -> list[float]:
     return [x / total for x in g]
 
 
-def train_promptsrc(backbone, data: FewShotData, cfg: dict, ctx, desc: str = "promptsrc") -> tuple[dict, dict]:
+def train_promptsrc(backbone, data: FewShotData, cfg: dict, ctx, desc: str = "promptsrc", context: torch.Tensor | None = None) -> tuple[dict, dict]:
     """``(GPA state_dict of IVLPPrompts, {"optimizer_steps", "train_loss"})``."""
-    prompts = build_prompts(backbone, cfg, ctx.seed).to(ctx.device)
+    prompts = build_prompts(backbone, cfg, ctx.seed, context).to(ctx.device)
     labels = data.labels.to(ctx.device)
     frozen_text = frozen_text_features(backbone, data.classnames).to(ctx.device)
     frozen_image = normalize(data.features.float()).to(ctx.device)  # the frozen tower's features of the same images
@@ -152,5 +150,8 @@ class PromptSRC(ImagePromptLearner):
     def build(self, cfg: dict) -> IVLPPrompts:
         return build_prompts(self.backbone, cfg, self.ctx.seed)
 
-    def train_fit(self, data, cfg, run):
-        return train_promptsrc(self.backbone, data, cfg, self.ctx, desc=f"promptsrc {run}")
+    train_module = staticmethod(train_promptsrc)
+
+    @classmethod
+    def context_length(cls, cfg: dict) -> int:
+        return int(cfg["n_ctx_text"])

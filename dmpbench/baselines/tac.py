@@ -106,23 +106,26 @@ class TACPrompts(nn.Module):
         return normalize(backbone.encode_with_context(context, list(classnames), position, text_prompts=deep).float())
 
 
-def build_prompts(backbone, cfg: dict, seed: int) -> TACPrompts:
+def build_prompts(backbone, cfg: dict, seed: int, context: torch.Tensor | None = None) -> TACPrompts:
     layers, width = backbone.visual_prompt_geometry()
     if int(cfg["depth_vision"]) > layers:
         raise DmpbenchError(f"tac: depth_vision {cfg['depth_vision']} but the image tower of {backbone.name} has {layers} layers")
-    words = backbone.token_embeddings(cfg["init"]).detach().float().cpu()
     k = int(cfg["n_ctx_text"])
-    if words.shape[0] < k:  # TAC takes the init's first n tokens; a shorter init is padded with N(0, 0.02) vectors
-        gen = torch.Generator().manual_seed(int(seed) * 1000 + 59)
-        words = torch.cat([words, torch.randn(k - words.shape[0], words.shape[1], generator=gen) * 0.02])
+    if context is not None:  # a prompt repository's initial context
+        words = context.detach().float().cpu()
+    else:
+        words = backbone.token_embeddings(cfg["init"]).detach().float().cpu()
+        if words.shape[0] < k:  # TAC takes the init's first n tokens; a shorter init is padded with N(0, 0.02) vectors
+            gen = torch.Generator().manual_seed(int(seed) * 1000 + 59)
+            words = torch.cat([words, torch.randn(k - words.shape[0], words.shape[1], generator=gen) * 0.02])
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed) * 1000 + 61)
         return TACPrompts(backbone, words[:k], cfg, width)
 
 
-def train_tac(backbone, data: FewShotData, cfg: dict, ctx, desc: str = "tac") -> tuple[dict, dict]:
+def train_tac(backbone, data: FewShotData, cfg: dict, ctx, desc: str = "tac", context: torch.Tensor | None = None) -> tuple[dict, dict]:
     """``(epoch-averaged state_dict of TACPrompts, {"optimizer_steps", "train_loss"})``."""
-    prompts = build_prompts(backbone, cfg, ctx.seed).to(ctx.device)
+    prompts = build_prompts(backbone, cfg, ctx.seed, context).to(ctx.device)
     labels = data.labels.to(ctx.device)
     frozen_text = frozen_text_features(backbone, data.classnames).to(ctx.device)
     frozen_image = normalize(data.features.float()).to(ctx.device)
@@ -157,5 +160,8 @@ class TAC(ImagePromptLearner):
     def build(self, cfg: dict) -> TACPrompts:
         return build_prompts(self.backbone, cfg, self.ctx.seed)
 
-    def train_fit(self, data, cfg, run):
-        return train_tac(self.backbone, data, cfg, self.ctx, desc=f"tac {run}")
+    train_module = staticmethod(train_tac)
+
+    @classmethod
+    def context_length(cls, cfg: dict) -> int:
+        return int(cfg["n_ctx_text"])

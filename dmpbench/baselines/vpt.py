@@ -75,7 +75,7 @@ def build_prompts(backbone, cfg: dict, ctx) -> VisualPrompts:
     return VisualPrompts(int(cfg["depth"]), int(cfg["n_ctx"]), width, cfg["text_prompt"], ctx.generator(offset=41))
 
 
-def train_vpt(backbone, data: FewShotData, cfg: dict, ctx, desc: str = "vpt") -> tuple[dict, dict]:
+def train_vpt(backbone, data: FewShotData, cfg: dict, ctx, desc: str = "vpt", context: None = None) -> tuple[dict, dict]:
     """``(state_dict with "prompts" [depth, n_ctx, width], {"optimizer_steps", "train_loss"})``: deep visual
     prompts trained on ``data``'s images with cross-entropy against the frozen text classifier."""
     module = build_prompts(backbone, cfg, ctx).to(ctx.device)
@@ -102,5 +102,5 @@ class VPT(ImagePromptLearner):
     def build(self, cfg: dict) -> VisualPrompts:
         return build_prompts(self.backbone, cfg, self.ctx)
 
-    def train_fit(self, data, cfg, run):
-        return train_vpt(self.backbone, data, cfg, self.ctx, desc=f"vpt {run}")
+    shallow_context = None  # no text prompt: the text side is the frozen hand prompt
+    train_module = staticmethod(train_vpt)

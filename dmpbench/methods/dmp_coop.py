@@ -150,6 +150,9 @@ class DMPCoOp(RepositoryGenerator):
         )
 
 
-#: DMPClass over the other learners (DMP A.9): the DMP samples the shallow text prompt, the learner's other
-#: weights stay as learned (``RepositoryGenerator.over``)
-DMPCoCoOp = METHODS.register("dmp_cocoop")(DMPCoOp.over("dmp_cocoop", "cocoop"))
+#: DMPClass over the other learners (DMP A.9; Tables 4 / 8: CoCoOp, MaPLe, CoPrompt, TAC, and PromptSRC too): the
+#: DMP samples the shallow text prompt, the learner's other weights stay as learned (``RepositoryGenerator.over``)
+DMP_VARIANTS = {"dmp_cocoop": "cocoop", "dmp_maple": "maple", "dmp_promptsrc": "promptsrc", "dmp_coprompt": "coprompt", "dmp_tac": "tac"}
+for _name, _learner in DMP_VARIANTS.items():
+    METHODS.register(_name)(DMPCoOp.over(_name, _learner))
+DMPCoCoOp, DMPMaPLe, DMPPromptSRC, DMPCoPrompt, DMPTAC = (METHODS.get(n) for n in DMP_VARIANTS)  # (dmpbench/catalog.py names them)

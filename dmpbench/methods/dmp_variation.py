@@ -2,7 +2,7 @@
 textual-inversion prompt that samples variation prompts of that subject.
 
 * **Repository** (``repo_subjects`` people, ``repo_seed``): the textual inversions of identities the evaluated
-  subjects are not among (mini world: the first ``repo_subjects`` = 20 identities of the mini faces' *train*
+  subjects are not among (mini world: the first ``repo_subjects`` = 15 identities of the mini faces' *train*
   split, 5 images each; the paper: 3,000 CelebA identities), steps 200-400 every 5 (40 prompts per identity);
   each snapshot's condition is its identity's final TI prompt (the end of training), concatenated with the
   noise (``DMP(concat_shape=...)``, Figure 2). Paper world: ``method.subjects_root`` holds those people.
@@ -42,7 +42,7 @@ class DMPVariation(GenerationMethod):
     base_learner = "textual_inversion"
     default_config = {**prefixed(TI_DEFAULTS, "ti_"), **{k: v for k, v in DMP_DEFAULTS.items() if k not in SLIDER_OPTIONS},
                       "repo_subjects": 3000, "repo_images": 5, "subjects_root": ""}
-    world_defaults = {"mini": {**prefixed(TI_MINI, "ti_"), **DMP_MINI, "repo_subjects": 20}}
+    world_defaults = {"mini": {**prefixed(TI_MINI, "ti_"), **DMP_MINI, "repo_subjects": 15}}
     ranges = {**prefixed(TI_RANGES, "ti_"), **{k: v for k, v in DMP_RANGES.items() if k not in SLIDER_OPTIONS}, "repo_subjects": ">=1",
               "repo_images": ">=1"}
 

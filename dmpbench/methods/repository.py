@@ -25,7 +25,10 @@ replaces the learned one and "the other weights of the baseline method" stay as 
 fitted on the unit (its own recipe, the run's seed: the fit its own record uses) and classifies with the
 generated prompt (``PromptLearner.image_prompts(features, context=...)``). The fidelity probe of a
 training label set uses that dataset's learner fitted with seed ``repo_seed``. A learner whose classifier
-depends on the image (CoCoOp) makes the variant ``per_image``.
+depends on the image (CoCoOp) makes the variant ``per_image``; a learner that prompts the image tower (MaPLe,
+PromptSRC, CoPrompt, TAC: ``ImagePromptLearner``) makes it encode the test images once per generated prompt
+(``features_per_prompt_set``: MaPLe's and CoPrompt's vision prompts are projections of the text context, so a
+generated context changes the image features too; for PromptSRC and TAC the passes give the same features).
 """
 
 from __future__ import annotations
@@ -74,13 +77,16 @@ REPOSITORY_MINI: dict[str, Any] = {"coop_steps": 50, "coop_batch_size": 128, "co
 def learner_settings(learner: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, dict[str, Any]]]:
     """A learner's repository settings as ``<learner>_<key>``: (defaults, ranges, per-world defaults), less
     the ones a variant fixes, the audit-only ones and ``init`` (the repository's is ``repo_init``); the
-    per-world defaults are the learner's ``repository_recipe`` (CoOp: ``REPOSITORY_MINI``'s)."""
+    per-world defaults are the learner's own world's recipe changed by its ``repository_recipe`` (CoCoOp in the
+    mini world: 100 steps at batch 4; MaPLe: its depth 3, with the repository's 100 steps)."""
     cls = METHODS.get(learner)
     skip = {*cls.variant_fixed, *getattr(cls, "audit_settings", ()), "init"}
     pre = f"{learner}_"
     defaults = {pre + k: v for k, v in cls.default_config.items() if k not in skip}
     ranges = {pre + k: v for k, v in cls.ranges.items() if k not in skip}
-    worlds = {w: {pre + k: v for k, v in d.items()} for w, d in getattr(cls, "repository_recipe", {}).items()}
+    recipe = getattr(cls, "repository_recipe", {})
+    worlds = {w: {pre + k: v for k, v in {**cls.world_defaults.get(w, {}), **recipe.get(w, {})}.items() if k not in skip}
+              for w in {*cls.world_defaults, *recipe}}
     return defaults, ranges, worlds
 
 
@@ -104,13 +110,16 @@ class RepositoryGenerator(ClassificationMethod):
         defaults, ranges, worlds = learner_settings(learner)
         own = lambda d: {k: v for k, v in d.items() if not k.startswith("coop_")}  # noqa: E731
         learner_cls = METHODS.get(learner)
-        if not (learner_cls.shallow_only or learner_cls.per_image):
-            raise NotImplementedError(f"{name}: generated prompts with {learner}'s deep weights are not wired yet")
+        deep = bool(getattr(learner_cls, "encodes_images", False))
+        if not (learner_cls.shallow_only or learner_cls.per_image or deep):
+            raise NotImplementedError(f"{name}: generated prompts with {learner}'s other weights are not wired yet")
+        if deep and getattr(learner_cls, "shallow_context", None) is None:
+            raise NotImplementedError(f"{name}: {learner} learns no text prompt for a generator to sample")
         summary = (cls.__doc__ or "").strip().splitlines()[0].replace("CoOp", learner_cls.__name__)
         # ``learner``: changes to the learner's own recipe for the fit whose other weights are used (``_fit_learner``)
         return type(f"{cls.__name__}_{learner}", (cls,), {
             "__doc__": summary, "__module__": cls.__module__, "name": name, "base_learner": learner,
-            "per_image": bool(learner_cls.per_image),
+            "per_image": bool(learner_cls.per_image), "encodes_images": deep, "features_per_prompt_set": deep,
             "default_config": {**defaults, **own(cls.default_config), "learner": {}}, "ranges": {**ranges, **own(cls.ranges)},
             "world_defaults": {w: {**own(d), **worlds.get(w, {})} for w, d in cls.world_defaults.items()},
         })
@@ -160,9 +169,10 @@ class RepositoryGenerator(ClassificationMethod):
             cached = try_load(f"cached CoOp repository {path}", lambda: _prompts_of_shape(load_file(str(path))["prompts"], r))
             if cached is not None:
                 return cached
-        init = initial_contexts(self.backbone, cfg, r, len(data.classnames), self.ctx.generator(offset=101, seed=data.seed))
+        shape = {**cfg, "n_ctx": self._learner_cls().context_length(cfg)}  # (PromptSRC, TAC: n_ctx_text)
+        init = initial_contexts(self.backbone, shape, r, len(data.classnames), self.ctx.generator(offset=101, seed=data.seed))
         if self.config["repo_init"] == "hand":
-            init = initial_contexts(self.backbone, {**cfg, "init": "a photo of a"}, r, 0, self.ctx.generator()) + init
+            init = initial_contexts(self.backbone, {**shape, "init": "a photo of a"}, r, 0, self.ctx.generator()) + init
         prompts = self._learner_cls().train_repository(self.backbone, data, cfg, self.ctx, init=init, seed=data.seed)
         with atomic_path(path) as tmp:
             save_file({"prompts": prompts.contiguous()}, str(tmp))
@@ -274,7 +284,27 @@ class RepositoryGenerator(ClassificationMethod):
         return torch.stack([learner.prompt_classifier(learner.image_prompts(image_features, context=p.to(self.ctx.device)), classnames,
                                                       image_features) for p in prompts])
 
+    def _prompted_sets(self, learner, prompts: torch.Tensor, labels: LabelSet, images) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(image features [P, N, D], class embeddings [P, C, D])``: each prompt as the shallow context of a learner
+        that prompts the image tower, with its other weights."""
+        return (torch.stack([learner.features_with(images, labels, p.to(self.ctx.device)) for p in prompts]),
+                torch.stack([learner.text_with(labels.classnames, p.to(self.ctx.device)) for p in prompts]))
+
+    def _generated(self, labels: LabelSet) -> torch.Tensor:
+        """The prompts generated for a label set with the run's seed (kept for the label set last asked, so that a
+        task asking for its image features and then its class embeddings gets the same prompts once)."""
+        key = (tuple(labels.classnames), labels.dataset)
+        if getattr(self, "_last_generated", (None,))[0] != key:
+            self._last_generated = (key, self.generate(labels.classnames, labels.dataset, self.ctx.seed))
+        return self._last_generated[1]
+
+    def image_features(self, images, labels: LabelSet) -> torch.Tensor:
+        """``[P, N, D]`` (``features_per_prompt_set``): the test images through the unit's learner with each generated prompt."""
+        return torch.stack([self.unit_learner.features_with(images, labels, p.to(self.ctx.device)) for p in self._generated(labels)])
+
     def class_embeddings(self, labels: LabelSet) -> torch.Tensor:
+        if self.features_per_prompt_set:
+            return torch.stack([self.unit_learner.text_with(labels.classnames, p.to(self.ctx.device)) for p in self._generated(labels)])
         return self._embed(self.generate(labels.classnames, labels.dataset, self.ctx.seed), labels.classnames)
 
     def image_class_embeddings(self, labels: LabelSet, image_features: torch.Tensor) -> torch.Tensor:
@@ -301,6 +331,16 @@ class RepositoryGenerator(ClassificationMethod):
         """Repository fidelity: for every label set the generator was trained on, the mean accuracy of its
         repository prompts and of the prompts generated for that label set, on the same test images
         (``audit["repository_fidelity"][dataset] = {"repository_acc", fidelity_name}``)."""
+        if self.features_per_prompt_set:
+            return [
+                Probe("repository_fidelity", LabelSet(tuple(d.classnames), d.dataset), d.split,
+                      {"repository_acc": lambda images, d=d: self._prompted_sets(self._learner_for(d), self.repository(d),
+                                                                                 LabelSet(tuple(d.classnames), d.dataset), images),
+                       self.fidelity_name: lambda images, d=d: self._prompted_sets(self._learner_for(d), self.fidelity_samples(d),
+                                                                                   LabelSet(tuple(d.classnames), d.dataset), images)},
+                      encodes_images=True, cache_dir=self.directory)  # (26 passes of the tower per label set: computed once per generator)
+                for d in self.train_sets
+            ]
         if self.per_image:
             return [
                 Probe("repository_fidelity", LabelSet(tuple(d.classnames), d.dataset), d.split,

@@ -13,15 +13,18 @@ def harmonic_mean(base: float, new: float) -> float:
 def prompt_set_accuracies(image_features: torch.Tensor, class_embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Top-1 accuracy in % of each of P prompt sets.
 
-    ``image_features`` [N, D] (any norm), ``class_embeddings`` [P, C, D] L2-normalised, ``labels`` [N].
-    The logit scale does not change the arg-max, so it is left out."""
+    ``image_features`` [N, D] (any norm), or [P, N, D] when each prompt set has its own image features (a
+    generated prompt that also prompts the image tower: ``dmp_maple``), ``class_embeddings`` [P, C, D]
+    L2-normalised, ``labels`` [N]. The logit scale does not change the arg-max, so it is left out."""
     feats = image_features.float()
     feats = feats / feats.norm(dim=-1, keepdim=True).clamp_min(1e-12)
     emb = class_embeddings.float().to(feats.device)
     labels = labels.to(feats.device)
+    if feats.dim() == 3 and feats.shape[0] != emb.shape[0]:
+        raise ValueError(f"{feats.shape[0]} image feature sets for {emb.shape[0]} prompt sets")
     out = []
     for p in range(emb.shape[0]):
-        pred = (feats @ emb[p].T).argmax(dim=-1)
+        pred = ((feats[p] if feats.dim() == 3 else feats) @ emb[p].T).argmax(dim=-1)
         out.append((pred == labels).float().mean() * 100.0)
     return torch.stack(out)
 

@@ -64,6 +64,9 @@ def resolve(req: RunRequest) -> tuple[type, type, dict[str, dict[str, Any]]]:
         )
     if getattr(method_cls, "per_image", False) and not getattr(task_cls, "per_image_methods", True):
         raise DmpbenchError(f"task {req.task!r} scores one classifier per label set; method {req.method!r} gives one per image")
+    if getattr(method_cls, "features_per_prompt_set", False) and not getattr(task_cls, "per_image_methods", True):
+        raise DmpbenchError(f"task {req.task!r} encodes the test images once for every label set it asks for; method "
+                            f"{req.method!r} encodes them once per generated prompt")
     user = merge(load_config_file(req.config_file) if req.config_file else {}, parse_set(req.sets))
     world = world_name(req.backbone)
     method_defaults = {**method_cls.default_config, **getattr(method_cls, "world_defaults", {}).get(world, {})}

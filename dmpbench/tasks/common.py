@@ -4,15 +4,17 @@ which seeds) stay in each task's own module."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 import torch
 
-from dataclasses import dataclass
-
 from dmpbench.backbones.feature_cache import ImageSet, image_features
 from dmpbench.baselines.base import ClassificationMethod, FewShotData, LabelSet, Probe, TrainingPool
-from dmpbench.context import RunContext
+from dmpbench.cachefiles import try_load, write_json
+from dmpbench.context import RunContext, stable_hash
 from dmpbench.data.base import Item
 from dmpbench.errors import DmpbenchError
 from dmpbench.data.splits import ClassSplit, all_classes, base_new, few_shot
@@ -138,12 +140,20 @@ def run_probes(world: World, ctx: RunContext, method: ClassificationMethod) -> N
                 raise DmpbenchError(f"{method.name}: probe {probe.key!r} names classes that are not the {probe.split} classes of {probe.labels.dataset}")
             out = dict(probe.extra)
             for name, classifier in probe.classifiers.items():
-                if probe.encodes_images:
+                cached = None
+                if probe.cache_dir is not None:  # (the same test images: their labels and count are in the key)
+                    path = Path(probe.cache_dir) / "probes" / f"{stable_hash([probe.key, probe.labels, probe.split, name, labels.tolist()])}.json"
+                    cached = try_load(f"cached probe {path}", lambda: float(json.loads(path.read_text())["acc"])) if path.exists() else None
+                if cached is not None:
+                    acc = cached
+                elif probe.encodes_images:
                     acc = accuracy(*classifier(ts.images), labels)
                 elif probe.per_image:
                     acc = per_image_accuracies(feats, classifier(feats), labels).mean()
                 else:
                     acc = accuracy(feats, classifier(), labels)
+                if probe.cache_dir is not None and cached is None:
+                    write_json(path, {"acc": float(acc)})
                 out[name] = round(float(acc), 4)
             ctx.audit.setdefault(probe.key, {})[probe.labels.dataset] = out
 

@@ -22,7 +22,7 @@ import torch
 
 from dmpbench.baselines.generation import GenerationData, GenerationMethod
 from dmpbench.context import RunContext
-from dmpbench.data.identity_subjects import subjects_for
+from dmpbench.data.identity_subjects import DEFAULT_TRAIN_IMAGES, subjects_for
 from dmpbench.metrics.extractors import ClipImageFeatures
 from dmpbench.metrics.similarity import clip_t, mean_pairwise_cosine
 from dmpbench.metrics.standins import metric_network
@@ -69,7 +69,8 @@ class Variation(gen.SynthesisTask):
     name = "variation"
     metrics = ("face_id", "clip_t")
     published_tables = (("diffusion_meta_prompts", "6"),)
-    default_config = {"synthesis": "auto", "subjects": 10, "train_images": 5, "images_per_prompt": 1, "subjects_root": "",
+    # 10 subjects: in the mini world the identity task's (``DEFAULT_SUBJECTS``), so one textual inversion serves both tasks
+    default_config = {"synthesis": "auto", "subjects": 10, "train_images": DEFAULT_TRAIN_IMAGES, "images_per_prompt": 1, "subjects_root": "",
                       "guidance": None, "steps": None, "scheduler": None}
     ranges = {"subjects": ">=1", "train_images": ">=1", "images_per_prompt": ">=1"}
 

@@ -1,0 +1,121 @@
+"""DMPClass over the learners that prompt the image tower (DMP A.9: ``dmp_maple``, ``dmp_promptsrc``,
+``dmp_coprompt``, ``dmp_tac``): the DMP samples the shallow text context only, the learner's other weights stay
+as learned, and a generated context that drives vision prompts (MaPLe's coupling) changes the image features."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from dmpbench.backbones.feature_cache import ImageSet
+from dmpbench.baselines.base import FewShotData, LabelSet, TrainingPool
+from dmpbench.context import RunContext
+from dmpbench.metrics.classification import prompt_set_accuracies
+from dmpbench.registry import METHODS
+from dmpbench.runner.run import RunRequest, execute
+from cli_checks import assert_run_refused
+
+TINY = {"steps": 3, "batch_size": 2}
+
+
+@pytest.fixture(scope="module")
+def world():
+    from dmpbench.runner.worlds import make_world
+
+    return make_world("mini", None, None, torch.device("cpu"))
+
+
+def _shapes(world, n=6) -> tuple[FewShotData, LabelSet, ImageSet]:
+    ds = world.dataset("mini_shapes")
+    items = [it for it in ds.split("train") if it.label < 3][:n]
+    images = ImageSet([(ds, items)], world.backbone.image_transform())
+    names = list(ds.classnames[:3])
+    data = FewShotData("mini_shapes", names, images.encode(world.backbone.encode_image), torch.tensor([it.label for it in items]),
+                       split="base", images=images)
+    return data, LabelSet(tuple(names), "mini_shapes"), images
+
+
+def _fit(name, world, cache, config=TINY):
+    ctx = RunContext(device=torch.device("cpu"), precision="fp32", seed=1, cache_dir=cache, progress=False)
+    learner = METHODS.get(name)(world.backbone, dict(config), ctx)
+    data, labels, images = _shapes(world)
+    learner.fit(data, TrainingPool(["mini_shapes"], lambda n, s: data, 1))
+    return learner, labels, images, ctx
+
+
+def test_a_generated_context_drives_maples_vision_prompts_and_is_restored(world, tmp_path):
+    learner, labels, images, _ = _fit("maple", world, tmp_path)
+    learned = learner.prompts.context.detach().clone()
+    own_feats, own_text = learner.features_with(images, labels), learner.text_with(labels.classnames)
+    other = torch.randn_like(learned) * 0.05
+    feats, text = learner.features_with(images, labels, other), learner.text_with(labels.classnames, other)
+    assert not torch.allclose(feats, own_feats, atol=1e-4)  # the coupling projects the generated context into the tower
+    assert not torch.allclose(text, own_text, atol=1e-4)
+    assert torch.equal(learner.prompts.context.detach(), learned)  # swapped back
+    assert torch.allclose(learner.features_with(images, labels, learned), own_feats, atol=1e-5)
+    assert learner.image_prompts(torch.zeros(4, 8)).shape == (4, *learned.shape)
+    with pytest.raises(Exception, match="shape"):
+        learner.text_with(labels.classnames, torch.zeros(5, learned.shape[1]))
+
+
+def test_promptsrcs_vision_prompts_do_not_follow_the_text_context(world, tmp_path):
+    learner, labels, images, _ = _fit("promptsrc", world, tmp_path)
+    other = torch.randn_like(learner.prompts.context) * 0.05
+    assert torch.allclose(learner.features_with(images, labels, other), learner.features_with(images, labels), atol=1e-6)
+    assert not torch.allclose(learner.text_with(labels.classnames, other), learner.text_with(labels.classnames), atol=1e-4)
+
+
+@pytest.mark.parametrize("name, key", [("maple", "context"), ("coprompt", "maple.context"), ("tac", "context")])
+def test_repository_is_r_fits_of_the_whole_learner_from_r_contexts(world, tmp_path, name, key):
+    cls = METHODS.get(name)
+    data, _, _ = _shapes(world)
+    ctx = RunContext(device=torch.device("cpu"), precision="fp32", seed=1, cache_dir=tmp_path, progress=False)
+    cfg = {**cls.default_config, **cls.world_defaults["mini"], **TINY, "init": ""}
+    k = cls.context_length(cfg)
+    init = torch.randn(2, k, world.backbone.ctx_dim, generator=torch.Generator().manual_seed(0)) * 0.02
+    repo = cls.train_repository(world.backbone, data, cfg, ctx, init, seed=3)
+    assert repo.shape == (2, k, world.backbone.ctx_dim) and not torch.allclose(repo, init)
+    torch.manual_seed(3)
+    one, _ = cls.train_module(world.backbone, data, cfg, RunContext(device=torch.device("cpu"), precision="fp32", seed=3, cache_dir=tmp_path,
+                                                                      progress=False), context=init[1])
+    assert torch.allclose(repo[1], one[key], atol=1e-6)  # fit r is the learner's own fit from init[r]
+
+
+def test_per_prompt_set_features_score_each_set_with_its_own_features():
+    feats = torch.tensor([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [1.0, 0.0]]])  # [P=2, N=2, D]
+    emb = torch.eye(2).expand(2, 2, 2)  # [P, C, D]
+    assert prompt_set_accuracies(feats, emb, torch.tensor([0, 1])).tolist() == [100.0, 0.0]
+    with pytest.raises(ValueError, match="3 image feature sets for 2 prompt sets"):
+        prompt_set_accuracies(torch.zeros(3, 2, 2), emb, torch.tensor([0, 1]))
+
+
+def test_dmp_over_maple_samples_the_context_and_keeps_the_units_other_weights(tmp_path, shared_cache, tenth_of_test_images):
+    sets = ["method.repo_inits=2", "method.maple_steps=2", "method.maple_batch_size=2", "method.dmp_steps=3", "method.num_prompts=2",
+            "method.sample_steps=3", "method.learner={steps: 3, batch_size: 2}"]
+    (rec,) = execute(RunRequest(task="base2new", method="dmp_maple", datasets=["mini_digits"], seeds=[2], results=tmp_path, cache_dir=shared_cache,
+                                sets=sets, progress=False), say=lambda line: None)
+    audit = rec["audit"]
+    assert audit["optimizer_steps"]["learner"] == 3 and audit["optimizer_steps"]["repository"] == {"mini_digits": 2}
+    assert set(audit["repository_fidelity"]["mini_digits"]) == {"repository_acc", "dmp_acc"}
+    assert set(rec["metrics"]["mini_digits"]) == {"base", "new", "all", "hm"} and "encode" in rec["timings"]["wall_s"]
+    cls = METHODS.get("dmp_maple")
+    assert cls.base_learner == "maple" and cls.features_per_prompt_set and not cls.per_image
+    assert rec["config"]["method"]["maple_depth"] == 3  # the learner's own mini recipe under the repository's steps
+    # the fidelity probes (26 passes of the tower per label set) are computed once per trained generator and kept beside it
+    (again,) = execute(RunRequest(task="base2new", method="dmp_maple", datasets=["mini_digits"], seeds=[3], results=tmp_path, cache_dir=shared_cache,
+                                  sets=sets, progress=False), say=lambda line: None)
+    assert again["audit"]["repository_fidelity"] == audit["repository_fidelity"]
+    assert again["timings"]["wall_s"].get("probe", 0.0) < rec["timings"]["wall_s"]["probe"]
+    assert len(list(Path(audit["dmp"]["dir"]).glob("probes/*.json"))) == 2
+
+
+@pytest.mark.parametrize("method", ["dmp_maple", "dmp_tac"])
+def test_treecut_refuses_per_prompt_image_features(method, tmp_path, capsys):
+    assert_run_refused("treecut", method, [], "encodes them once per generated prompt", tmp_path, capsys)
+
+
+def test_vpt_has_no_text_context_to_generate():
+    from dmpbench.methods.dmp_coop import DMPCoOp
+
+    with pytest.raises(NotImplementedError, match="vpt learns no text prompt"):
+        DMPCoOp.over("dmp_vpt", "vpt")
