@@ -106,7 +106,7 @@ def test_dmp_over_maple_samples_the_context_and_keeps_the_units_other_weights(tm
                                   sets=sets, progress=False), say=lambda line: None)
     assert again["audit"]["repository_fidelity"] == audit["repository_fidelity"]
     assert again["timings"]["wall_s"].get("probe", 0.0) < rec["timings"]["wall_s"]["probe"]
-    assert len(list(Path(audit["dmp"]["dir"]).glob("probes/*.json"))) == 2
+    assert len(list(Path(audit["dmp"]["dir"]).glob("probe_cache/*/probes/*.json"))) == 2
 
 
 @pytest.mark.parametrize("method", ["dmp_maple", "dmp_tac"])

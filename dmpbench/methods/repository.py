@@ -332,13 +332,15 @@ class RepositoryGenerator(ClassificationMethod):
         repository prompts and of the prompts generated for that label set, on the same test images
         (``audit["repository_fidelity"][dataset] = {"repository_acc", fidelity_name}``)."""
         if self.features_per_prompt_set:
+            # cached once per generator, sampling settings and probe learners' recipe (26 passes of the tower per label set)
+            kept = self.directory / "probe_cache" / stable_hash({k: self.config[k] for k in (*self.sampling_keys, "repo_seed", "condition", "learner")})
             return [
                 Probe("repository_fidelity", LabelSet(tuple(d.classnames), d.dataset), d.split,
                       {"repository_acc": lambda images, d=d: self._prompted_sets(self._learner_for(d), self.repository(d),
                                                                                  LabelSet(tuple(d.classnames), d.dataset), images),
                        self.fidelity_name: lambda images, d=d: self._prompted_sets(self._learner_for(d), self.fidelity_samples(d),
                                                                                    LabelSet(tuple(d.classnames), d.dataset), images)},
-                      encodes_images=True, cache_dir=self.directory)  # (26 passes of the tower per label set: computed once per generator)
+                      encodes_images=True, cache_dir=kept)
                 for d in self.train_sets
             ]
         if self.per_image:
