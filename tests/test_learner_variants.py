@@ -119,3 +119,10 @@ def test_vpt_has_no_text_context_to_generate():
 
     with pytest.raises(NotImplementedError, match="vpt learns no text prompt"):
         DMPCoOp.over("dmp_vpt", "vpt")
+
+
+def test_prompt_diffusion_over_a_learner_that_prompts_the_tower_is_refused():
+    from dmpbench.methods.prompt_diffusion import PromptDiffusion
+
+    with pytest.raises(NotImplementedError, match="prompts the image tower"):
+        PromptDiffusion.over("prompt_diffusion_maple", "maple")

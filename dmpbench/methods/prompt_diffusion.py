@@ -104,6 +104,8 @@ class PromptDiffusion(ClassificationMethod):
         """The variant class over ``learner``: its recipe's settings (less the ones a variant fixes and the
         audit-only ones) as ``<learner>_<key>``, its world defaults likewise, then Prompt Diffusion's own."""
         learner_cls = METHODS.get(learner)
+        if getattr(learner_cls, "encodes_images", False):  # each test image would need its own pass through the prompted tower
+            raise NotImplementedError(f"{name}: Prompt Diffusion over {learner}, which prompts the image tower, is not built")
         fixed = set(learner_cls.variant_fixed) | set(getattr(learner_cls, "audit_settings", ()))
         pre = f"{learner}_"
         summary = f"Prompt Diffusion over {learner_cls.__name__}: a per-image prompt sampled by a diffusion transformer"
