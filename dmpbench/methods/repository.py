@@ -300,6 +300,8 @@ class RepositoryGenerator(ClassificationMethod):
 
     def image_features(self, images, labels: LabelSet) -> torch.Tensor:
         """``[P, N, D]`` (``features_per_prompt_set``): the test images through the unit's learner with each generated prompt."""
+        if not self.features_per_prompt_set:  # (a generator over a text-only learner does not prompt the tower)
+            return super().image_features(images, labels)
         return torch.stack([self.unit_learner.features_with(images, labels, p.to(self.ctx.device)) for p in self._generated(labels)])
 
     def class_embeddings(self, labels: LabelSet) -> torch.Tensor:

@@ -115,11 +115,17 @@ class SynthesisTask(Task):
         return {k: self.config[k] for k in ("guidance", "steps", "scheduler")}
 
 
+def prompt_seeds(run_seed: int, group: int, n_prompts: int, per_prompt: int) -> list[int]:
+    """Seeds of ``per_prompt`` images of each of ``n_prompts`` prompts of one concept / subject, prompt-major:
+    ``image_seeds(seed, 100·group + prompt)``."""
+    return [s for j in range(n_prompts) for s in image_seeds(run_seed, 100 * group + j, per_prompt)]
+
+
 def render_prompts(method: GenerationMethod, synthesis: SynthesisBackbone, prompts, concept: str, group: int, per_prompt: int,
                    ctx: RunContext, sampling: dict, strength: float = 1.0) -> torch.Tensor:
     """``per_prompt`` images of each prompt for one concept / subject, prompt-major, seeds ``image_seeds(seed, 100·group +
     prompt)``: one request for all the prompts (the denoiser renders them in one batch; the images are those of one
     request per prompt, the seeds being the same)."""
-    seeds = [s for j in range(len(prompts)) for s in image_seeds(ctx.seed, 100 * group + j, per_prompt)]
+    seeds = prompt_seeds(ctx.seed, group, len(prompts), per_prompt)
     request = GenerationRequest(tuple(prompts), concept=concept, n=per_prompt, strength=strength)
     return render(method, synthesis, request, seeds, ctx, **sampling)

@@ -101,7 +101,7 @@ class Slider(gen.SynthesisTask):
 
     def _unedited(self, synthesis, plains: list[str], group: int, per_prompt: int, ctx: RunContext, sampling: dict) -> torch.Tensor:
         """The plain prompts' images, seeds as ``render_prompts`` gives them (the same for every method of a seed: cached)."""
-        seeds = [s for j in range(len(plains)) for s in gen.image_seeds(ctx.seed, 100 * group + j, per_prompt)]
+        seeds = gen.prompt_seeds(ctx.seed, group, len(plains), per_prompt)
         key = {"synthesis": synthesis.cache_key, "prompts": plains, "seeds": seeds, "sampling": sampling}
 
         def build():
