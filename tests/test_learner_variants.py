@@ -1,6 +1,8 @@
-"""DMPClass over the learners that prompt the image tower (DMP A.9: ``dmp_maple``, ``dmp_promptsrc``,
-``dmp_coprompt``, ``dmp_tac``): the DMP samples the shallow text context only, the learner's other weights stay
-as learned, and a generated context that drives vision prompts (MaPLe's coupling) changes the image features."""
+"""The generated-prompt variants over the learners that prompt the image tower. DMPClass (DMP A.9: ``dmp_maple``,
+``dmp_promptsrc``, ``dmp_coprompt``, ``dmp_tac``): the DMP samples the shallow text context only, the learner's other
+weights stay as learned, and a generated context that drives vision prompts (MaPLe's coupling) changes the image
+features. Prompt Diffusion (``prompt_diffusion_<learner>``): each image gets its own context (VPT: its own visual
+prompts) and its own pass through the prompted tower."""
 
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import torch
 from dmpbench.backbones.feature_cache import ImageSet
 from dmpbench.baselines.base import FewShotData, LabelSet, TrainingPool
 from dmpbench.context import RunContext
-from dmpbench.metrics.classification import prompt_set_accuracies
+from dmpbench.metrics.classification import per_image_accuracies, prompt_set_accuracies
 from dmpbench.registry import METHODS
 from dmpbench.runner.run import RunRequest, execute
 from cli_checks import assert_run_refused
@@ -121,8 +123,82 @@ def test_vpt_has_no_text_context_to_generate():
         DMPCoOp.over("dmp_vpt", "vpt")
 
 
-def test_prompt_diffusion_over_a_learner_that_prompts_the_tower_is_refused():
-    from dmpbench.methods.prompt_diffusion import PromptDiffusion
+@pytest.mark.parametrize("name", ["maple", "coprompt", "promptsrc", "tac"])
+def test_per_image_prompts_give_each_image_what_its_own_context_gives(world, tmp_path, name):
+    """Prompt Diffusion's per-image path: image n through the tower and the text side with its own context equals the
+    learner with that context swapped in (MaPLe's / CoPrompt's vision prompts follow it), and gradients reach it."""
+    learner, labels, images, _ = _fit(name, world, tmp_path)
+    n = 3
+    own = learner.image_prompts(torch.zeros(n, 8))
+    contexts = own + torch.randn(own.shape, generator=torch.Generator().manual_seed(0)) * 0.05
+    pixels = images.load(list(range(n)))
+    feats = learner.features_with_prompts(pixels, contexts, labels.classnames)
+    text = learner.prompt_classifier(contexts, labels.classnames, feats)
+    assert feats.shape == (n, world.backbone.embed_dim) and text.shape == (n, len(labels.classnames), world.backbone.embed_dim)
+    for i in range(n):
+        alone = ImageSet([(images.parts[0][0], images.parts[0][1][i : i + 1])], images.transform)
+        expected = torch.nn.functional.normalize(learner.features_with(alone, labels, contexts[i]), dim=-1)
+        assert torch.allclose(feats[i], expected[0], atol=1e-5)
+        assert torch.allclose(text[i], learner.text_with(labels.classnames, contexts[i]), atol=1e-5)
+    prompts = torch.nn.Parameter(contexts.clone())
+    (learner.features_with_prompts(pixels, prompts, labels.classnames)[:, 0].sum()
+     + learner.prompt_classifier(prompts, labels.classnames, feats)[:, 0, 0].sum()).backward()
+    assert prompts.grad.abs().sum(dim=(1, 2)).gt(0).all()  # each image's prompt gets a gradient
 
-    with pytest.raises(NotImplementedError, match="prompts the image tower"):
-        PromptDiffusion.over("prompt_diffusion_maple", "maple")
+
+def test_prompt_diffusion_over_vpt_diffuses_its_visual_prompts(world, tmp_path):
+    learner, labels, images, _ = _fit("vpt", world, tmp_path)
+    deep = learner.prompts.prompts.detach()
+    flat = learner.image_prompts(torch.zeros(2, 8))
+    assert flat.shape == (2, deep.shape[0] * deep.shape[1], deep.shape[2])
+    pixels = images.load([0, 1])
+    own = torch.nn.functional.normalize(learner.image_features(images, labels)[:2], dim=-1)
+    assert torch.allclose(learner.features_with_prompts(pixels, flat, labels.classnames), own, atol=1e-5)
+    other = flat.clone()
+    other[1] += torch.randn(other[1].shape, generator=torch.Generator().manual_seed(0))  # (not a constant: LayerNorm removes that)
+    moved = learner.features_with_prompts(pixels, other, labels.classnames)
+    assert torch.allclose(moved[0], own[0], atol=1e-5) and not torch.allclose(moved[1], own[1], atol=1e-3)
+    text = learner.prompt_classifier(other, labels.classnames, moved)  # the frozen hand prompt for every image
+    assert torch.equal(text[0], text[1]) and torch.allclose(text[0], learner.class_embeddings(labels)[0])
+
+
+def test_per_image_scoring_with_a_feature_set_per_prompt_set():
+    feats = torch.tensor([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [1.0, 0.0]]])  # [P=2, N=2, D]
+    emb = torch.eye(2).expand(2, 2, 2, 2)  # [P, N, C, D]
+    assert per_image_accuracies(feats, emb, torch.tensor([0, 1])).tolist() == [100.0, 0.0]
+    with pytest.raises(ValueError, match="3 image feature sets for 2 prompt sets"):
+        per_image_accuracies(torch.zeros(3, 2, 2), emb, torch.tensor([0, 1]))
+
+
+def test_prompt_diffusion_over_maple_runs_base2new_with_each_images_own_tower_pass(tmp_path, shared_cache, tenth_of_test_images):
+    sets = ["method.maple_steps=3", "method.maple_batch_size=2", "method.overfit_steps=2", "method.train_steps=3", "method.width=16",
+            "method.layers=1", "method.heads=2", "method.sample_steps=2"]
+    (rec,) = execute(RunRequest(task="base2new", method="prompt_diffusion_maple", datasets=["mini_digits"], seeds=[1], results=tmp_path,
+                                cache_dir=shared_cache, sets=sets, progress=False), say=lambda line: None)
+    cls = METHODS.get("prompt_diffusion_maple")
+    assert cls.base_learner == "maple" and cls.per_image and cls.encodes_images and cls.features_per_prompt_set
+    audit = rec["audit"]["prompt_diffusion"]
+    before, after = audit["overfit_acc"]
+    assert audit["overfit_images"] == 80 and after > before  # over-fitting through the tower fits each image's prompt to it
+    assert set(audit["seconds_per_image"]) == {"mini_digits"} and rec["audit"]["optimizer_steps"]["maple"] == 3
+    assert set(rec["metrics"]["mini_digits"]) == {"base", "new", "all", "hm"} and "encode" in rec["timings"]["wall_s"]
+    assert rec["config"]["method"]["maple_depth"] == 3  # the learner's own mini recipe, under its prefix
+
+
+def test_prompt_diffusion_asks_for_image_features_before_class_embeddings(world, tmp_path):
+    cls = METHODS.get("prompt_diffusion_vpt")
+    ctx = RunContext(device=torch.device("cpu"), precision="fp32", seed=1, cache_dir=tmp_path, progress=False)
+    method = cls(world.backbone, {"vpt_steps": 2, "vpt_batch_size": 2, "overfit_steps": 1, "train_steps": 2, "width": 16, "layers": 1,
+                                  "heads": 2, "sample_steps": 2}, ctx)
+    data, labels, images = _shapes(world)
+    method.fit(data, TrainingPool(["mini_shapes"], lambda n, s: data, 1))
+    with pytest.raises(Exception, match="before its image features"):
+        method.image_class_embeddings(labels, torch.zeros(len(images), world.backbone.embed_dim))
+    feats = method.image_features(images, labels)
+    assert feats.shape == (1, len(images), world.backbone.embed_dim)
+    assert method.image_class_embeddings(labels, feats).shape == (1, len(images), 3, world.backbone.embed_dim)
+
+
+@pytest.mark.parametrize("method", ["prompt_diffusion_maple", "prompt_diffusion_vpt"])
+def test_treecut_refuses_prompt_diffusion_over_the_tower_learners(method, tmp_path, capsys):
+    assert_run_refused("treecut", method, [], "gives one per image", tmp_path, capsys)

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dmpbench.baselines.base import FewShotData, normalize
-from dmpbench.baselines.image_prompting import ImagePromptLearner, train_on_images
+from dmpbench.baselines.image_prompting import ImagePromptLearner, context_rows, per_image_rows, train_on_images
 from dmpbench.baselines.maple import MAPLE_DEFAULTS, MAPLE_RANGES, MaPLePrompts, build_prompts as build_maple
 from dmpbench.registry import METHODS
 
@@ -57,12 +57,13 @@ class CoPromptModule(nn.Module):
         self.adapter_text = Adapter(embed_dim)
         self.image_ratio, self.text_ratio = image_ratio, text_ratio
 
-    def visual(self) -> list[torch.Tensor]:
-        return self.maple.visual()
+    def visual(self, contexts: torch.Tensor | None = None) -> list[torch.Tensor]:
+        return self.maple.visual(contexts)
 
-    def text(self, backbone, classnames, position: str = "end") -> torch.Tensor:
-        raw = backbone.encode_with_context(self.maple.context, list(classnames), position, text_prompts=list(self.maple.text_deep)).float()
-        return normalize(self.text_ratio * self.adapter_text(raw) + (1 - self.text_ratio) * raw)
+    def text(self, backbone, classnames, position: str = "end", contexts: torch.Tensor | None = None) -> torch.Tensor:
+        ctx, names = context_rows(self.maple.context, classnames, contexts)
+        raw = backbone.encode_with_context(ctx, names, position, text_prompts=list(self.maple.text_deep)).float()
+        return per_image_rows(normalize(self.text_ratio * self.adapter_text(raw) + (1 - self.text_ratio) * raw), contexts, len(classnames))
 
     def adapt_image(self, feats: torch.Tensor) -> torch.Tensor:
         """The image tower's features (not normalised) through the residual adapter."""

@@ -16,7 +16,7 @@ from typing import Any, Callable, ClassVar
 import torch
 from torch import nn
 
-from dmpbench.baselines.base import FewShotData, LabelSet, Probe, PromptLearner, TrainingPool
+from dmpbench.baselines.base import FewShotData, LabelSet, Probe, PromptLearner, TrainingPool, normalize
 from dmpbench.baselines.coop import lr_at, schedule
 from dmpbench.baselines.fitting import cached_fit
 from dmpbench.errors import DmpbenchError
@@ -28,6 +28,20 @@ def initial_words(backbone, init: str, k: int, learner: str, setting: str) -> to
     if words.shape[0] < k:
         raise DmpbenchError(f"{learner}: init {init!r} has {words.shape[0]} tokens, fewer than {setting} {k}")
     return words[:k]
+
+
+def context_rows(context: torch.Tensor, classnames, contexts: torch.Tensor | None) -> tuple[torch.Tensor, list[str]]:
+    """What a module's ``text`` hands ``encode_with_context``: its own context ``[K, d]`` and the class names, or, with
+    per-image ``contexts`` ``[N, K, d]`` (Prompt Diffusion), each image's context once per class ``[N*C, K, d]`` (the
+    class-specific path) and the names N times."""
+    if contexts is None:
+        return context, list(classnames)
+    return contexts.repeat_interleave(len(classnames), 0), list(classnames) * contexts.shape[0]
+
+
+def per_image_rows(text: torch.Tensor, contexts: torch.Tensor | None, n_classes: int) -> torch.Tensor:
+    """``[C, D]`` as it is, or the ``[N*C, D]`` rows of per-image contexts as ``[N, C, D]``."""
+    return text if contexts is None else text.view(contexts.shape[0], n_classes, -1)
 
 
 def train_on_images(data: FewShotData, cfg: dict, ctx, module: nn.Module, loss_of: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
@@ -86,6 +100,9 @@ class ImagePromptLearner(PromptLearner):
     #: own recipe shortened to 100 steps (a repository costs R full fits through the image tower). Provisional,
     #: chosen for cost: the repository's own accuracy is in every variant record's ``repository_fidelity``.
     repository_recipe: ClassVar[dict[str, dict[str, Any]]] = {"mini": {"steps": 100}}
+    #: the parameter Prompt Diffusion gives every image its own copy of, when it is not the shallow context (VPT: its
+    #: deep visual prompts ``[depth, n, width]``, diffused as ``[depth * n, width]``)
+    per_image_prompt: ClassVar[str | None] = None
 
     @abstractmethod
     def build(self, cfg: dict) -> nn.Module:
@@ -141,11 +158,38 @@ class ImagePromptLearner(PromptLearner):
             return self._text(self.prompts, classnames)[0]
 
     def image_prompts(self, image_features: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
-        """``[N, K, d]``: the shallow context, the same for every image (it does not depend on the image)."""
-        if self.shallow_context is None:
+        """``[N, K, d]``: the prompt the generated variants replace, the same for every image (it does not depend on
+        the image): the shallow context, or (VPT, ``per_image_prompt``) the deep visual prompts as ``[depth * n, width]``."""
+        name = self.per_image_prompt or self.shallow_context
+        if name is None:
             raise DmpbenchError(f"{self.name} learns no text prompt")
-        own = self.prompts.get_parameter(self.shallow_context).detach()
+        own = self.prompts.get_parameter(name).detach()
+        own = own.reshape(-1, own.shape[-1])
         return (own if context is None else context).unsqueeze(0).expand(image_features.shape[0], -1, -1)
+
+    # -- per-image prompts (Prompt Diffusion over the learner: each image its own copy of that prompt) -------------
+    def _per_image(self, prompts: torch.Tensor) -> torch.Tensor:
+        """``prompts`` ``[N, K, d]`` (``image_prompts``' form) in the module's per-image form: the contexts
+        themselves, or VPT's ``[N, depth, n, width]``."""
+        if self.per_image_prompt is None:
+            return prompts
+        shape = self.prompts.get_parameter(self.per_image_prompt).shape
+        return prompts.reshape(prompts.shape[0], *shape)
+
+    def features_with_prompts(self, images: torch.Tensor, prompts: torch.Tensor, classnames) -> torch.Tensor:
+        """``[N, D]`` L2-normalised features of the image batch ``images`` ``[N, 3, H, W]``, image n through the tower
+        prompted with ``prompts[n]`` (``[N, K, d]``, differentiable; MaPLe's and CoPrompt's vision prompts follow the
+        context, VPT's are the prompts) and the learner's other weights as learned."""
+        module, contexts = self.prompts, self._per_image(prompts)
+        visual = module.visual(list(classnames), contexts=contexts) if getattr(module, "label_aware", False) else module.visual(contexts=contexts)
+        adapt = getattr(module, "adapt_image", lambda f: f)
+        return normalize(adapt(self.backbone.encode_image(images.to(self.ctx.device), visual_prompts=visual).float()))
+
+    def prompt_classifier(self, prompts: torch.Tensor, classnames, image_features: torch.Tensor) -> torch.Tensor:
+        """``[N, C, D]``: image n's class embeddings with ``prompts[n]`` through the module's text side (its deep text
+        prompts, cluster tokens and adapters as learned; VPT's frozen hand prompt for every image)."""
+        return self.prompts.text(self.backbone, list(classnames), self.config.get("class_token_position", "end"),
+                                 contexts=self._per_image(prompts.to(self.ctx.device)))
 
     def fit(self, data: FewShotData, pool: TrainingPool) -> None:
         self.data = data

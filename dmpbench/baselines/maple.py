@@ -21,7 +21,7 @@ from torch import nn
 
 from dmpbench.baselines.base import FewShotData, normalize
 from dmpbench.baselines.coop import COOP_RANGES
-from dmpbench.baselines.image_prompting import ImagePromptLearner, initial_words, train_on_images
+from dmpbench.baselines.image_prompting import ImagePromptLearner, context_rows, initial_words, per_image_rows, train_on_images
 from dmpbench.errors import DmpbenchError
 from dmpbench.registry import METHODS
 
@@ -57,13 +57,18 @@ class MaPLePrompts(nn.Module):
         self.text_deep = nn.Parameter(torch.randn(depth - 1, k, d) * 0.02)
         self.couple = nn.ModuleList([nn.Linear(d, vision_width) for _ in range(depth)])  # layer 0 (shallow), 1..J-1
 
-    def visual(self) -> list[torch.Tensor]:
-        """The vision prompts ``[K, width]`` of layers 0..J-1, projected from the text ones."""
-        return [self.couple[0](self.context)] + [proj(t) for proj, t in zip(self.couple[1:], self.text_deep)]
+    def visual(self, contexts: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """The vision prompts ``[K, width]`` of layers 0..J-1, projected from the text ones; with per-image
+        ``contexts`` ``[N, K, d]`` layer 0's are each image's own ``[N, K, width]``."""
+        first = self.couple[0](self.context if contexts is None else contexts)
+        return [first] + [proj(t) for proj, t in zip(self.couple[1:], self.text_deep)]
 
-    def text(self, backbone, classnames, position: str = "end") -> torch.Tensor:
-        """``[C, D]`` L2-normalised class embeddings through the prompted text tower."""
-        return normalize(backbone.encode_with_context(self.context, list(classnames), position, text_prompts=list(self.text_deep)).float())
+    def text(self, backbone, classnames, position: str = "end", contexts: torch.Tensor | None = None) -> torch.Tensor:
+        """``[C, D]`` L2-normalised class embeddings through the prompted text tower (``[N, C, D]`` with per-image
+        ``contexts`` ``[N, K, d]``)."""
+        ctx, names = context_rows(self.context, classnames, contexts)
+        out = normalize(backbone.encode_with_context(ctx, names, position, text_prompts=list(self.text_deep)).float())
+        return per_image_rows(out, contexts, len(classnames))
 
 
 def build_prompts(backbone, cfg: dict, seed: int, context: torch.Tensor | None = None) -> MaPLePrompts:

@@ -26,7 +26,7 @@ from torch import nn
 
 from dmpbench.baselines.base import FewShotData, normalize
 from dmpbench.baselines.coop import COOP_RANGES
-from dmpbench.baselines.image_prompting import ImagePromptLearner, initial_words, train_on_images
+from dmpbench.baselines.image_prompting import ImagePromptLearner, context_rows, initial_words, per_image_rows, train_on_images
 from dmpbench.errors import DmpbenchError
 from dmpbench.registry import METHODS
 
@@ -66,11 +66,13 @@ class IVLPPrompts(nn.Module):
         self.text_deep = nn.Parameter(torch.randn(depth_text - 1, k, d) * 0.02)
         self.vision = nn.Parameter(torch.randn(depth_vision, n_vision, vision_width) * 0.02)
 
-    def visual(self) -> list[torch.Tensor]:
-        return list(self.vision)
+    def visual(self, contexts: torch.Tensor | None = None) -> list[torch.Tensor]:
+        return list(self.vision)  # (independent of the text context)
 
-    def text(self, backbone, classnames, position: str = "end") -> torch.Tensor:
-        return normalize(backbone.encode_with_context(self.context, list(classnames), position, text_prompts=list(self.text_deep)).float())
+    def text(self, backbone, classnames, position: str = "end", contexts: torch.Tensor | None = None) -> torch.Tensor:
+        ctx, names = context_rows(self.context, classnames, contexts)
+        out = normalize(backbone.encode_with_context(ctx, names, position, text_prompts=list(self.text_deep)).float())
+        return per_image_rows(out, contexts, len(classnames))
 
 
 def build_prompts(backbone, cfg: dict, seed: int, context: torch.Tensor | None = None) -> IVLPPrompts:

@@ -30,7 +30,7 @@ from torch import nn
 
 from dmpbench.baselines.base import FewShotData, normalize
 from dmpbench.baselines.coop import COOP_RANGES
-from dmpbench.baselines.image_prompting import ImagePromptLearner, train_on_images
+from dmpbench.baselines.image_prompting import ImagePromptLearner, context_rows, per_image_rows, train_on_images
 from dmpbench.baselines.promptsrc import frozen_text_features
 from dmpbench.errors import DmpbenchError
 from dmpbench.registry import METHODS
@@ -95,15 +95,17 @@ class TACPrompts(nn.Module):
             self._centres[key] = cluster_centres(frozen_text_features(self._backbone[0], list(classnames)), self.n_clusters)
         return self._centres[key].to(self.context.device)
 
-    def visual(self, classnames) -> list[torch.Tensor]:
+    def visual(self, classnames, contexts: torch.Tensor | None = None) -> list[torch.Tensor]:
         tokens = self.to_vision(self.centres(classnames))
-        return [torch.cat([tokens, layer]) for layer in self.vision]
+        return [torch.cat([tokens, layer]) for layer in self.vision]  # (independent of the text context)
 
-    def text(self, backbone, classnames, position: str = "end") -> torch.Tensor:
+    def text(self, backbone, classnames, position: str = "end", contexts: torch.Tensor | None = None) -> torch.Tensor:
         tokens = self.to_text(self.centres(classnames))
-        context = torch.cat([tokens, self.context])
+        ctx, names = context_rows(self.context, classnames, contexts)
+        context = torch.cat([tokens, ctx]) if ctx.dim() == 2 else torch.cat([tokens.expand(ctx.shape[0], -1, -1), ctx], 1)
         deep = [torch.cat([tokens, layer]) for layer in self.text_deep]
-        return normalize(backbone.encode_with_context(context, list(classnames), position, text_prompts=deep).float())
+        out = normalize(backbone.encode_with_context(context, names, position, text_prompts=deep).float())
+        return per_image_rows(out, contexts, len(classnames))
 
 
 def build_prompts(backbone, cfg: dict, seed: int, context: torch.Tensor | None = None) -> TACPrompts:

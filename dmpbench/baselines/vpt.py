@@ -61,11 +61,15 @@ class VisualPrompts(nn.Module):
         self.prompts = nn.Parameter(torch.randn(depth, n_ctx, width, generator=generator) * 0.02)
         self.template = template
 
-    def visual(self) -> list[torch.Tensor]:
-        return list(self.prompts)
+    def visual(self, contexts: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """The prompts of each layer ``[n_ctx, width]``; with per-image prompts ``contexts`` ``[N, depth, n_ctx, width]``
+        (Prompt Diffusion) each image's own ``[N, n_ctx, width]``."""
+        return list(self.prompts) if contexts is None else list(contexts.unbind(1))
 
-    def text(self, backbone, classnames, position: str = "end") -> torch.Tensor:
-        return text_classifier(backbone, self.template, classnames).to(self.prompts.device)
+    def text(self, backbone, classnames, position: str = "end", contexts: torch.Tensor | None = None) -> torch.Tensor:
+        """The frozen hand prompt's ``[C, D]`` (``[N, C, D]``, the same for every image, with per-image prompts)."""
+        text = text_classifier(backbone, self.template, classnames).to(self.prompts.device)
+        return text if contexts is None else text.unsqueeze(0).expand(contexts.shape[0], -1, -1)
 
 
 def build_prompts(backbone, cfg: dict, ctx) -> VisualPrompts:
@@ -103,4 +107,5 @@ class VPT(ImagePromptLearner):
         return build_prompts(self.backbone, cfg, self.ctx)
 
     shallow_context = None  # no text prompt: the text side is the frozen hand prompt
+    per_image_prompt = "prompts"  # Prompt Diffusion over VPT diffuses the visual prompts (Prompt Diffusion section 4)
     train_module = staticmethod(train_vpt)

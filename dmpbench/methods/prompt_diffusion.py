@@ -26,6 +26,13 @@ under a ``<learner>_`` prefix.
    the image is classified with its own prompt. ``audit["prompt_diffusion"]["seconds_per_image"]`` is the
    added time per test image (sampling and text encoding; paper: +0.045 s on an A100).
 
+5. Over a learner that prompts the image tower (VPT, MaPLe, PromptSRC, CoPrompt, TAC: ``encodes_images``), the
+   diffused prompt is its shallow text context (VPT, which has none: its deep visual prompts, ``[depth x n, width]``),
+   and every image goes through the tower with its own copy (MaPLe's and CoPrompt's vision prompts are projections of
+   the context): over-fitting back-propagates each image's loss through both towers (chunks of ``tower_chunk``
+   images), and at test time each image is encoded once per sampled prompt (``features_per_prompt_set``). Our choice,
+   the paper being silent on it: the condition is the image's feature under the learner's own learned prompts.
+
 Base learner: the learner (the leaderboards' Δ rows). Treecut is refused (one classifier per treecut).
 """
 
@@ -49,7 +56,9 @@ from dmpbench.methods.repository import optimise
 from dmpbench.registry import METHODS
 
 #: the learners a Prompt Diffusion variant exists for: (registry name of the variant, learner)
-VARIANTS = [("prompt_diffusion", "coop"), ("prompt_diffusion_cocoop", "cocoop")]
+VARIANTS = [("prompt_diffusion", "coop"), ("prompt_diffusion_cocoop", "cocoop"), ("prompt_diffusion_vpt", "vpt"),
+            ("prompt_diffusion_maple", "maple"), ("prompt_diffusion_promptsrc", "promptsrc"),
+            ("prompt_diffusion_coprompt", "coprompt"), ("prompt_diffusion_tac", "tac")]
 
 
 def _timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
@@ -104,13 +113,13 @@ class PromptDiffusion(ClassificationMethod):
         """The variant class over ``learner``: its recipe's settings (less the ones a variant fixes and the
         audit-only ones) as ``<learner>_<key>``, its world defaults likewise, then Prompt Diffusion's own."""
         learner_cls = METHODS.get(learner)
-        if getattr(learner_cls, "encodes_images", False):  # each test image would need its own pass through the prompted tower
-            raise NotImplementedError(f"{name}: Prompt Diffusion over {learner}, which prompts the image tower, is not built")
+        deep = bool(getattr(learner_cls, "encodes_images", False))  # the learner prompts the image tower: see ``image_features``
         fixed = set(learner_cls.variant_fixed) | set(getattr(learner_cls, "audit_settings", ()))
         pre = f"{learner}_"
         summary = f"Prompt Diffusion over {learner_cls.__name__}: a per-image prompt sampled by a diffusion transformer"
         return type(f"PromptDiffusion_{learner}", (cls,), {
             "__doc__": summary, "name": name, "base_learner": learner, "__module__": __name__,
+            "encodes_images": deep, "features_per_prompt_set": deep,
             "default_config": {**{pre + k: v for k, v in learner_cls.default_config.items() if k not in fixed}, **cls.own_defaults},
             "ranges": {**{pre + k: v for k, v in learner_cls.ranges.items() if k not in fixed}, **cls.own_ranges},
             "world_defaults": {w: {pre + k: v for k, v in d.items() if k not in fixed} for w, d in learner_cls.world_defaults.items()},
@@ -155,6 +164,8 @@ class PromptDiffusion(ClassificationMethod):
         cap = max(1, int(self.config["max_overfit_prompts"]) // n_classes)
         if keep.numel() > cap:  # a seeded subset so that images x classes stays within the text-encoder budget
             keep = torch.randperm(keep.numel(), generator=gen)[:cap].sort().values
+        if self.encodes_images:
+            return self._overfit_through_tower(data, keep)
         raw = data.features[keep].float().to(self.ctx.device)
         feats = normalize(raw)
         labels = data.labels[keep].to(self.ctx.device)
@@ -179,6 +190,47 @@ class PromptDiffusion(ClassificationMethod):
             opt.step()
         offsets = (prompts.detach() - start).cpu()
         return offsets, feats.cpu(), {"overfit_images": int(feats.shape[0]), "overfit_acc": [round(accs[0], 2), round(accs[-1], 2)]}
+
+    #: images over-fitted together through a prompted image tower (each image's prompt has its own loss and SGD, so the
+    #: chunks are independent: only memory depends on it)
+    tower_chunk = 256
+
+    def _overfit_through_tower(self, data: FewShotData, keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict]:
+        """``overfit`` for a learner that prompts the image tower: image i's loss goes through its own pass of the
+        tower with its own prompt (MaPLe's and CoPrompt's vision prompts follow the context, VPT's prompts are what is
+        over-fitted) and its own classifier; the diffusion is conditioned on the learner's own features of the image."""
+        mask = torch.zeros(data.labels.numel(), dtype=torch.bool)
+        mask[keep] = True
+        images = data.images.subset(mask)
+        labelset = LabelSet(tuple(data.classnames), data.dataset, tuple(data.templates))
+        raw = self.learner.image_features(images, labelset).float()
+        labels = data.labels[keep].to(self.ctx.device)
+        steps, offsets, right = int(self.config["overfit_steps"]), [], [0, 0]
+        for lo in range(0, labels.numel(), self.tower_chunk):
+            idx = list(range(lo, min(lo + self.tower_chunk, labels.numel())))
+            pixels = images.load(idx).to(self.ctx.device)
+            with torch.no_grad():
+                start = self.learner.image_prompts(raw[idx]).float()
+            prompts = torch.nn.Parameter(start.clone())
+            opt = torch.optim.SGD([prompts], lr=float(self.config["overfit_lr"]))
+            for step in range(steps + 1):
+                text = self.learner.prompt_classifier(prompts, data.classnames, raw[idx])
+                feats = self.learner.features_with_prompts(pixels, prompts, data.classnames)
+                logits = self.backbone.logit_scale * torch.einsum("nd,ncd->nc", feats, text)
+                correct = int((logits.argmax(1) == labels[idx]).sum())
+                right[0] += correct if step == 0 else 0
+                right[1] += correct if step == steps else 0
+                if step == steps:
+                    break
+                loss = F.cross_entropy(logits, labels[idx], reduction="sum")  # summed: each prompt gets its own image's gradient
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            offsets.append((prompts.detach() - start).cpu())
+        self.learner.prompts.zero_grad(set_to_none=True)  # (the learner's weights are not trained here)
+        n = max(1, labels.numel())
+        return torch.cat(offsets), normalize(raw).cpu(), {"overfit_images": int(labels.numel()),
+                                                          "overfit_acc": [round(100 * right[0] / n, 2), round(100 * right[1] / n, 2)]}
 
     def _train(self, directory: Path, data: FewShotData) -> None:
         from diffusers import DDPMScheduler
@@ -245,13 +297,42 @@ class PromptDiffusion(ClassificationMethod):
             base = self.learner.image_prompts(image_features).float().cpu()
         return base.unsqueeze(0) + torch.stack(out)
 
-    def image_class_embeddings(self, labels: LabelSet, image_features: torch.Tensor) -> torch.Tensor:
+    def image_features(self, images, labels: LabelSet) -> torch.Tensor:
+        """``[P, N, D]`` (over a learner that prompts the image tower): each test image's prompts are sampled from its
+        features under the learner's own prompts, then the image goes through the tower once per sampled prompt with
+        that prompt (MaPLe's and CoPrompt's vision prompts follow the context; VPT's are the prompt); the prompts are
+        kept for ``image_class_embeddings`` of the same label set."""
+        if not self.encodes_images:
+            return super().image_features(images, labels)
         start = time.perf_counter()
-        prompts = self.sample_prompts(image_features, self.ctx.seed)
+        own = self.learner.image_features(images, labels)
+        prompts = self.sample_prompts(own, self.ctx.seed)
+        feats = torch.stack([self._through_tower(images, labels, p) for p in prompts])
+        self._sampled = ((tuple(labels.classnames), labels.dataset, len(images)), prompts, time.perf_counter() - start)
+        return feats
+
+    def _through_tower(self, images, labels: LabelSet, prompts: torch.Tensor) -> torch.Tensor:
+        """``[N, D]``: image n through the learner's tower prompted with ``prompts[n]`` (the batches come in order)."""
+        done = [0]
+
+        def encode(x: torch.Tensor) -> torch.Tensor:
+            lo, done[0] = done[0], done[0] + x.shape[0]
+            return self.learner.features_with_prompts(x, prompts[lo : done[0]].to(self.ctx.device), labels.classnames)
+
+        return images.encode(encode, progress=self.ctx.progress, desc=f"{self.name} per-image prompted features")
+
+    def image_class_embeddings(self, labels: LabelSet, image_features: torch.Tensor) -> torch.Tensor:
+        start, spent = time.perf_counter(), 0.0
+        if self.encodes_images:  # the prompts ``image_features`` sampled for these images
+            key, prompts, spent = getattr(self, "_sampled", (None, None, 0.0))
+            if key != (tuple(labels.classnames), labels.dataset, image_features.shape[-2]):
+                raise DmpbenchError(f"{self.name}: class embeddings asked for {labels.dataset} before its image features")
+        else:
+            prompts = self.sample_prompts(image_features, self.ctx.seed)
         n = prompts.shape[1]
         emb = torch.stack([self.learner.prompt_classifier(p, labels.classnames, image_features) for p in prompts])
         self.ctx.audit.setdefault("prompt_diffusion", {}).setdefault("seconds_per_image", {})[labels.dataset] = \
-            round((time.perf_counter() - start) / max(1, n), 5)
+            round((time.perf_counter() - start + spent) / max(1, n), 5)
         return emb
 
     def class_embeddings(self, labels: LabelSet) -> torch.Tensor:
@@ -264,3 +345,5 @@ for _name, _learner in VARIANTS:
     METHODS.register(_name)(PromptDiffusion.over(_name, _learner))
 PromptDiffusionCoOp = METHODS.get("prompt_diffusion")  # (dmpbench/catalog.py names them)
 PromptDiffusionCoCoOp = METHODS.get("prompt_diffusion_cocoop")
+PromptDiffusionVPT, PromptDiffusionMaPLe, PromptDiffusionPromptSRC, PromptDiffusionCoPrompt, PromptDiffusionTAC = (
+    METHODS.get(f"prompt_diffusion_{n}") for n in ("vpt", "maple", "promptsrc", "coprompt", "tac"))

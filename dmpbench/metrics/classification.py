@@ -31,11 +31,14 @@ def prompt_set_accuracies(image_features: torch.Tensor, class_embeddings: torch.
 
 def per_image_accuracies(image_features: torch.Tensor, class_embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Top-1 accuracy in % of each of P prompt sets when every image has its own classifier
-    (image-conditioned prompts: CoCoOp, Prompt Diffusion): ``class_embeddings`` [P, N, C, D]."""
+    (image-conditioned prompts: CoCoOp, Prompt Diffusion): ``class_embeddings`` [P, N, C, D]; ``image_features``
+    [N, D], or [P, N, D] when each prompt set has its own (Prompt Diffusion over MaPLe: the prompt drives the tower)."""
     feats = image_features.float()
     feats = feats / feats.norm(dim=-1, keepdim=True).clamp_min(1e-12)
     emb = class_embeddings.float().to(feats.device)
-    pred = torch.einsum("nd,pncd->pnc", feats, emb).argmax(dim=-1)
+    if feats.dim() == 3 and feats.shape[0] != emb.shape[0]:
+        raise ValueError(f"{feats.shape[0]} image feature sets for {emb.shape[0]} prompt sets")
+    pred = torch.einsum("nd,pncd->pnc" if feats.dim() == 2 else "pnd,pncd->pnc", feats, emb).argmax(dim=-1)
     return (pred == labels.to(feats.device)).float().mean(dim=1) * 100.0
 
 
