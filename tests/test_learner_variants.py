@@ -180,6 +180,7 @@ def test_prompt_diffusion_over_maple_runs_base2new_with_each_images_own_tower_pa
     audit = rec["audit"]["prompt_diffusion"]
     before, after = audit["overfit_acc"]
     assert audit["overfit_images"] == 80 and after > before  # over-fitting through the tower fits each image's prompt to it
+    assert audit["training_fidelity"]["images"] == 80 and 0.0 <= audit["training_fidelity"]["sampled_acc"] <= 100.0
     assert set(audit["seconds_per_image"]) == {"mini_digits"} and rec["audit"]["optimizer_steps"]["maple"] == 3
     assert set(rec["metrics"]["mini_digits"]) == {"base", "new", "all", "hm"} and "encode" in rec["timings"]["wall_s"]
     assert rec["config"]["method"]["maple_depth"] == 3  # the learner's own mini recipe, under its prefix

@@ -62,9 +62,14 @@ def test_prompt_diffusion_fits_overfits_and_gives_each_image_its_prompt(backbone
     assert torch.equal(prompts, method.sample_prompts(feats, seed=1))  # seeded
     assert not torch.equal(prompts, method.sample_prompts(feats, seed=2))
     assert "mini_shapes" in ctx.audit["prompt_diffusion"]["seconds_per_image"]
-    again, ctx2 = _fitted(backbone, tmp_path)  # cached: the same denoiser, not retrained
-    assert ctx2.audit["prompt_diffusion"]["reused"] is True
+    fidelity = audit["training_fidelity"]  # the diffusion on its own training images, beside what it learned from
+    assert fidelity["images"] == 12 and fidelity["sample_steps"] == 2 and [fidelity["learner_acc"], fidelity["overfit_acc"]] == audit["overfit_acc"]
+    assert 0.0 <= fidelity["sampled_acc"] <= 100.0
+    again, ctx2 = _fitted(backbone, tmp_path)  # cached: the same denoiser, not retrained, its fidelity kept beside it
+    assert ctx2.audit["prompt_diffusion"]["reused"] is True and ctx2.audit["prompt_diffusion"]["training_fidelity"] == fidelity
     assert torch.equal(again.sample_prompts(feats, seed=1), prompts)
+    _, ctx3 = _fitted(backbone, tmp_path, sample_steps=3)  # another sampler: measured again for it
+    assert ctx3.audit["prompt_diffusion"]["reused"] is True and ctx3.audit["prompt_diffusion"]["training_fidelity"]["sample_steps"] == 3
 
 
 def test_overfitting_fits_each_image(backbone, tmp_path):

@@ -53,6 +53,7 @@ from dmpbench.cachefiles import atomic_path, try_load, write_json
 from dmpbench.errors import DmpbenchError
 from dmpbench.locking import artefact_lock
 from dmpbench.methods.repository import optimise
+from dmpbench.metrics.classification import per_image_accuracies
 from dmpbench.registry import METHODS
 
 #: the learners a Prompt Diffusion variant exists for: (registry name of the variant, learner)
@@ -153,17 +154,50 @@ class PromptDiffusion(ClassificationMethod):
                 self.ctx.audit["prompt_diffusion"] = {"reused": True, **json.loads((directory / "history.json").read_text())}
             else:
                 self._train(directory, data)
+            audit = self.ctx.audit["prompt_diffusion"]
+            if audit.get("training_fidelity", {}).get("sample_steps") != int(self.config["sample_steps"]):  # (kept beside the model)
+                audit["training_fidelity"] = self.training_fidelity(data)
+                history = json.loads((directory / "history.json").read_text())
+                write_json(directory / "history.json", {**history, "training_fidelity": audit["training_fidelity"]})
         self.ctx.audit["optimizer_steps"] = {self.base_learner: learner_steps, "overfit_per_image": int(self.config["overfit_steps"]),
                                              "diffusion": int(self.config["train_steps"])}
+
+    def _kept(self, data: FewShotData) -> torch.Tensor:
+        """The training images over-fitted: all, or a seeded subset so that images x classes stays within
+        ``max_overfit_prompts`` text-encoder passes."""
+        n_classes, gen = len(data.classnames), self.ctx.generator(offset=211)
+        keep = torch.arange(data.labels.numel())
+        cap = max(1, int(self.config["max_overfit_prompts"]) // n_classes)
+        if keep.numel() > cap:
+            keep = torch.randperm(keep.numel(), generator=gen)[:cap].sort().values
+        return keep
+
+    @torch.no_grad()
+    def training_fidelity(self, data: FewShotData) -> dict:
+        """Whether the trained diffusion reproduces what it was trained on (what ``repository_fidelity`` is for the
+        DMPs): each over-fitted training image classified with one prompt sampled for it (the run's seed, the test-time
+        sampler), beside the over-fitted prompts' and the learner's own prompt's accuracy on the same images."""
+        keep = self._kept(data)
+        labels = data.labels[keep]
+        if self.encodes_images:
+            mask = torch.zeros(data.labels.numel(), dtype=torch.bool)
+            mask[keep] = True
+            images, labelset = data.images.subset(mask), LabelSet(tuple(data.classnames), data.dataset, tuple(data.templates))
+            raw = self.learner.image_features(images, labelset).float()
+            prompts = self.sample_prompts(raw, self.ctx.seed)[0]
+            feats = self._through_tower(images, labelset, prompts)
+        else:
+            raw = data.features[keep].float().to(self.ctx.device)
+            prompts, feats = self.sample_prompts(raw, self.ctx.seed)[0], raw
+        emb = self.learner.prompt_classifier(prompts.to(self.ctx.device), data.classnames, raw)
+        before, after = self.ctx.audit["prompt_diffusion"]["overfit_acc"]
+        return {"images": int(keep.numel()), "sample_steps": int(self.config["sample_steps"]), "learner_acc": before, "overfit_acc": after,
+                "sampled_acc": round(float(per_image_accuracies(feats, emb.unsqueeze(0), labels)[0]), 2)}
 
     def overfit(self, data: FewShotData) -> tuple[torch.Tensor, torch.Tensor, dict]:
         """Per-sample over-fitting offsets ``V*_i - V(x_i)`` ``[N, K, d]``, the (normalised) image features they
         belong to and how well the base and the over-fitted prompts classify their own images."""
-        n_classes, gen = len(data.classnames), self.ctx.generator(offset=211)
-        keep = torch.arange(data.labels.numel())
-        cap = max(1, int(self.config["max_overfit_prompts"]) // n_classes)
-        if keep.numel() > cap:  # a seeded subset so that images x classes stays within the text-encoder budget
-            keep = torch.randperm(keep.numel(), generator=gen)[:cap].sort().values
+        keep = self._kept(data)
         if self.encodes_images:
             return self._overfit_through_tower(data, keep)
         raw = data.features[keep].float().to(self.ctx.device)
