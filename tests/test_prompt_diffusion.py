@@ -83,3 +83,17 @@ def test_treecut_refuses_a_per_image_method_before_any_work(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "gives one per image" in err[0]
     assert not (tmp_path / "r").exists() or not list((tmp_path / "r").rglob("*.json"))
+
+
+@pytest.mark.parametrize("timesteps", [100, 1000, 20])
+def test_the_noise_schedule_ends_in_noise_for_any_number_of_steps(timesteps):
+    """x_T ~ N(0, I), where the sampler starts, must be what training saw at t = T (diffusers' default betas leave
+    sqrt(alpha_bar_T) = 0.6 of the prompt at T = 100)."""
+    from diffusers import DDPMScheduler, DPMSolverSinglestepScheduler
+
+    from dmpbench.methods.prompt_diffusion import noise_schedule
+
+    train = DDPMScheduler(**noise_schedule(timesteps))
+    assert float(train.alphas_cumprod[-1]) < 1e-3 and float(train.alphas_cumprod[0]) > 0.98
+    sample = DPMSolverSinglestepScheduler(**noise_schedule(timesteps), solver_order=2, prediction_type="sample")
+    assert torch.allclose(sample.alphas_cumprod, train.alphas_cumprod)

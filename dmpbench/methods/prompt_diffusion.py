@@ -62,6 +62,22 @@ VARIANTS = [("prompt_diffusion", "coop"), ("prompt_diffusion_cocoop", "cocoop"),
             ("prompt_diffusion_coprompt", "coprompt"), ("prompt_diffusion_tac", "tac")]
 
 
+#: schedule version in the cache key (1: DDPM's linear schedule rescaled to T steps; the first runs used diffusers'
+#: default 1e-4..0.02 over T = 100, which leaves sqrt(alpha_bar_T) = 0.6 of the prompt in x_T, so sampling from pure
+#: noise started off the training distribution: samples on the training images scored 56% where the learner's own
+#: prompt scored 82%, the training_fidelity audit's first finding)
+SCHEDULE_VERSION = 1
+
+
+def noise_schedule(timesteps: int) -> dict:
+    """The betas of a T-step process (``beta_start``/``beta_end`` of diffusers' linear schedule): DDPM's 1e-4..0.02
+    for T = 1000 rescaled by 1000 / T (improved DDPM's ``linear`` schedule for other T), so that alpha_bar_T ~ 0 and the
+    sampler's x_T ~ N(0, I) (Prompt Diffusion eq. 2) is what training saw at t = T. The paper gives T = 100, not the betas."""
+    scale = 1000.0 / int(timesteps)
+    return {"num_train_timesteps": int(timesteps), "beta_schedule": "linear", "beta_start": 1e-4 * scale,
+            "beta_end": min(0.999, 0.02 * scale)}
+
+
 def _timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
     """Sinusoidal (frequency-based, as the paper encodes t) embedding ``[B, dim]`` of float timesteps."""
     half = dim // 2
@@ -146,8 +162,9 @@ class PromptDiffusion(ClassificationMethod):
         key = {"backbone": self.backbone.cache_key, "dataset": data.dataset, "split": data.split, "seed": self.ctx.seed,
                "data_seed": data.seed, "shots": data.shots, "classes": data.classnames,
                "config": {k: v for k, v in self.config.items() if k not in ("sample_steps", "num_prompts")}}
-        if self.base_learner != "coop":  # (the key of the first variant, over CoOp, stays as it was)
+        if self.base_learner != "coop":
             key["learner"] = self.base_learner
+        key["schedule"] = SCHEDULE_VERSION
         directory = self.ctx.artifact_dir("prompt_diffusion", key)
         with artefact_lock(directory / "prompt_diffusion"):
             if (directory / "done").exists() and try_load(f"cached prompt diffusion {directory}", lambda: self._load(directory)):
@@ -277,7 +294,7 @@ class PromptDiffusion(ClassificationMethod):
             torch.manual_seed(self.ctx.seed)
             self.model = PromptDenoiser(tuple(self.base.shape), feats.shape[1], int(self.config["width"]),
                                         int(self.config["layers"]), int(self.config["heads"]))
-        noise_schedule = DDPMScheduler(num_train_timesteps=int(self.config["timesteps"]))
+        schedule = DDPMScheduler(**noise_schedule(int(self.config["timesteps"])))
         opt = torch.optim.AdamW(self.model.parameters(), lr=float(self.config["lr"]), weight_decay=1e-4)
         gen = self.ctx.generator(offset=223)
         bs = int(self.config["batch_size"])
@@ -286,7 +303,7 @@ class PromptDiffusion(ClassificationMethod):
             idx = torch.randint(0, x0.shape[0], (bs,), generator=gen)
             t = torch.randint(0, int(self.config["timesteps"]), (bs,), generator=gen)
             noise = torch.randn(x0[idx].shape, generator=gen)
-            return F.mse_loss(self.model(noise_schedule.add_noise(x0[idx], noise, t), t, feats[idx]), x0[idx])
+            return F.mse_loss(self.model(schedule.add_noise(x0[idx], noise, t), t, feats[idx]), x0[idx])
 
         loss = optimise(self.ctx, self.model, opt, int(self.config["train_steps"]), f"prompt diffusion {data.dataset}", step_loss)
         self.scale = scale
@@ -315,7 +332,7 @@ class PromptDiffusion(ClassificationMethod):
         from diffusers import DPMSolverSinglestepScheduler
 
         feats = normalize(image_features.float().cpu())
-        sampler = DPMSolverSinglestepScheduler(num_train_timesteps=int(self.config["timesteps"]), solver_order=2,
+        sampler = DPMSolverSinglestepScheduler(**noise_schedule(int(self.config["timesteps"])), solver_order=2,
                                                prediction_type="sample", lower_order_final=True)
         sampler.set_timesteps(int(self.config["sample_steps"]))
         gen = torch.Generator().manual_seed(int(seed) * 1000 + 227)
