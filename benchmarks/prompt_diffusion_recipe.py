@@ -70,7 +70,7 @@ def main() -> int:
                          f"{f['overfit_acc']:.2f}", f"{f['sampled_acc']:.2f}", f"{f['sampled_acc'] - f['learner_acc']:+.2f}"])
             print(rows[-1], file=sys.stderr, flush=True)
     table = tabulate(rows, headers=["setting", "dataset (base, seed 1)", "images", "offset rms", "final loss", "learner", "overfit",
-                                    "sampled", "sampled - learner"], tablefmt="github")
+                                    "sampled", "sampled - learner"], tablefmt="github", disable_numparse=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("# Prompt Diffusion: does the diffusion reproduce its training data? (mini world)\n\n"
                         "Accuracy (%) of each over-fitted training image with the CoOp prompt, its over-fitted prompt and one "
