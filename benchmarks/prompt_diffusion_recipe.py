@@ -23,14 +23,12 @@ import torch
 from tabulate import tabulate
 
 
-def fidelity(dataset: str, settings: dict, cache: Path) -> dict:
+def fidelity(world, dataset: str, settings: dict, cache: Path) -> dict:
     from dmpbench.baselines.base import TrainingPool
     from dmpbench.context import RunContext
     from dmpbench.registry import METHODS
-    from dmpbench.runner.worlds import make_world
     from dmpbench.tasks.common import fewshot_data
 
-    world = make_world("mini", None, None, torch.device("cpu"))
     ctx = RunContext(device=torch.device("cpu"), precision="fp32", seed=1, cache_dir=cache, progress=False)
     data = fewshot_data(world, ctx, dataset, 16, "base")
     method = METHODS.get("prompt_diffusion")(world.backbone, dict(settings), ctx)
@@ -61,10 +59,13 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("leaderboards/ablations/prompt_diffusion_recipe.md"))
     args = parser.parse_args()
     settings = [(s, parse(s)) for s in args.settings]
+    from dmpbench.runner.worlds import make_world
+
+    world = make_world("mini", None, None, torch.device("cpu"))
     rows = []
     for name, cfg in settings:
         for dataset in args.datasets:
-            a = fidelity(dataset, cfg, args.cache_dir)
+            a = fidelity(world, dataset, cfg, args.cache_dir)
             f = a["training_fidelity"]
             rows.append([name, dataset, f["images"], f"{a['offset_scale']:.3f}", f"{a['final_loss']:.3f}", f"{f['learner_acc']:.2f}",
                          f"{f['overfit_acc']:.2f}", f"{f['sampled_acc']:.2f}", f"{f['sampled_acc'] - f['learner_acc']:+.2f}"])

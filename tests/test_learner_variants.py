@@ -140,6 +140,8 @@ def test_per_image_prompts_give_each_image_what_its_own_context_gives(world, tmp
         expected = torch.nn.functional.normalize(learner.features_with(alone, labels, contexts[i]), dim=-1)
         assert torch.allclose(feats[i], expected[0], atol=1e-5)
         assert torch.allclose(text[i], learner.text_with(labels.classnames, contexts[i]), atol=1e-5)
+    moved = not torch.allclose(feats, learner.features_with_prompts(pixels, own, labels.classnames), atol=1e-5)
+    assert moved == learner.vision_follows_prompt  # (Prompt Diffusion encodes PromptSRC's and TAC's images once)
     prompts = torch.nn.Parameter(contexts.clone())
     (learner.features_with_prompts(pixels, prompts, labels.classnames)[:, 0].sum()
      + learner.prompt_classifier(prompts, labels.classnames, feats)[:, 0, 0].sum()).backward()

@@ -103,6 +103,9 @@ class ImagePromptLearner(PromptLearner):
     #: the parameter Prompt Diffusion gives every image its own copy of, when it is not the shallow context (VPT: its
     #: deep visual prompts ``[depth, n, width]``, diffused as ``[depth * n, width]``)
     per_image_prompt: ClassVar[str | None] = None
+    #: whether the vision prompts depend on that prompt (MaPLe's and CoPrompt's are projections of the context, VPT's are
+    #: it); False (PromptSRC, TAC): an image's features are the same whatever its prompt, so they are encoded once
+    vision_follows_prompt: ClassVar[bool] = True
 
     @abstractmethod
     def build(self, cfg: dict) -> nn.Module:

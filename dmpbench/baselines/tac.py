@@ -163,6 +163,7 @@ class TAC(ImagePromptLearner):
         return build_prompts(self.backbone, cfg, self.ctx.seed)
 
     train_module = staticmethod(train_tac)
+    vision_follows_prompt = False  # independent vision prompts (the text context does not reach the image tower)
 
     @classmethod
     def context_length(cls, cfg: dict) -> int:

@@ -198,12 +198,9 @@ class PromptDiffusion(ClassificationMethod):
         keep = self._kept(data)
         labels = data.labels[keep]
         if self.encodes_images:
-            mask = torch.zeros(data.labels.numel(), dtype=torch.bool)
-            mask[keep] = True
-            images, labelset = data.images.subset(mask), LabelSet(tuple(data.classnames), data.dataset, tuple(data.templates))
-            raw = self.learner.image_features(images, labelset).float()
+            images, labelset, raw = self._kept_images(data, keep)
             prompts = self.sample_prompts(raw, self.ctx.seed)[0]
-            feats = self._through_tower(images, labelset, prompts)
+            feats = self._through_tower(images, labelset, prompts, raw)
         else:
             raw = data.features[keep].float().to(self.ctx.device)
             prompts, feats = self.sample_prompts(raw, self.ctx.seed)[0], raw
@@ -251,23 +248,20 @@ class PromptDiffusion(ClassificationMethod):
         """``overfit`` for a learner that prompts the image tower: image i's loss goes through its own pass of the
         tower with its own prompt (MaPLe's and CoPrompt's vision prompts follow the context, VPT's prompts are what is
         over-fitted) and its own classifier; the diffusion is conditioned on the learner's own features of the image."""
-        mask = torch.zeros(data.labels.numel(), dtype=torch.bool)
-        mask[keep] = True
-        images = data.images.subset(mask)
-        labelset = LabelSet(tuple(data.classnames), data.dataset, tuple(data.templates))
-        raw = self.learner.image_features(images, labelset).float()
+        images, labelset, raw = self._kept_images(data, keep)
         labels = data.labels[keep].to(self.ctx.device)
+        follows = self.learner.vision_follows_prompt
         steps, offsets, right = int(self.config["overfit_steps"]), [], [0, 0]
         for lo in range(0, labels.numel(), self.tower_chunk):
             idx = list(range(lo, min(lo + self.tower_chunk, labels.numel())))
-            pixels = images.load(idx).to(self.ctx.device)
+            pixels = images.load(idx).to(self.ctx.device) if follows else None
             with torch.no_grad():
                 start = self.learner.image_prompts(raw[idx]).float()
             prompts = torch.nn.Parameter(start.clone())
             opt = torch.optim.SGD([prompts], lr=float(self.config["overfit_lr"]))
             for step in range(steps + 1):
                 text = self.learner.prompt_classifier(prompts, data.classnames, raw[idx])
-                feats = self.learner.features_with_prompts(pixels, prompts, data.classnames)
+                feats = self.learner.features_with_prompts(pixels, prompts, data.classnames) if follows else normalize(raw[idx])
                 logits = self.backbone.logit_scale * torch.einsum("nd,ncd->nc", feats, text)
                 correct = int((logits.argmax(1) == labels[idx]).sum())
                 right[0] += correct if step == 0 else 0
@@ -283,6 +277,13 @@ class PromptDiffusion(ClassificationMethod):
         n = max(1, labels.numel())
         return torch.cat(offsets), normalize(raw).cpu(), {"overfit_images": int(labels.numel()),
                                                           "overfit_acc": [round(100 * right[0] / n, 2), round(100 * right[1] / n, 2)]}
+
+    def _kept_images(self, data: FewShotData, keep: torch.Tensor):
+        """The kept training images (``ImageSet``), their label set and their features under the learner's own prompts."""
+        mask = torch.zeros(data.labels.numel(), dtype=torch.bool)
+        mask[keep] = True
+        images, labelset = data.images.subset(mask), LabelSet(tuple(data.classnames), data.dataset, tuple(data.templates))
+        return images, labelset, self.learner.image_features(images, labelset).float()
 
     def _train(self, directory: Path, data: FewShotData) -> None:
         from diffusers import DDPMScheduler
@@ -359,12 +360,15 @@ class PromptDiffusion(ClassificationMethod):
         start = time.perf_counter()
         own = self.learner.image_features(images, labels)
         prompts = self.sample_prompts(own, self.ctx.seed)
-        feats = torch.stack([self._through_tower(images, labels, p) for p in prompts])
+        feats = torch.stack([self._through_tower(images, labels, p, own) for p in prompts])
         self._sampled = ((tuple(labels.classnames), labels.dataset, len(images)), prompts, time.perf_counter() - start)
         return feats
 
-    def _through_tower(self, images, labels: LabelSet, prompts: torch.Tensor) -> torch.Tensor:
-        """``[N, D]``: image n through the learner's tower prompted with ``prompts[n]`` (the batches come in order)."""
+    def _through_tower(self, images, labels: LabelSet, prompts: torch.Tensor, own: torch.Tensor) -> torch.Tensor:
+        """``[N, D]``: image n through the learner's tower prompted with ``prompts[n]`` (the batches come in order); ``own``
+        (the features under the learner's prompts) where the vision prompts do not follow the prompt (PromptSRC, TAC)."""
+        if not self.learner.vision_follows_prompt:
+            return normalize(own.float())
         done = [0]
 
         def encode(x: torch.Tensor) -> torch.Tensor:
