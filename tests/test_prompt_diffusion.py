@@ -72,6 +72,38 @@ def test_prompt_diffusion_fits_overfits_and_gives_each_image_its_prompt(backbone
     assert ctx3.audit["prompt_diffusion"]["reused"] is True and ctx3.audit["prompt_diffusion"]["training_fidelity"]["sample_steps"] == 3
 
 
+def test_the_mini_denoiser_reproduces_its_training_prompts(backbone, tmp_path):
+    """The check Prompt Diffusion's Δ rows rely on, at unit scale: sampled for the images it was trained on, the mini
+    world's denoiser (an MLP on the standardised feature) gives prompts that classify them as their over-fitted ones do."""
+    method, ctx = _fitted(backbone, tmp_path, overfit_steps=5, train_steps=400, width=64, layers=2, sample_steps=5)
+    assert method.config["denoiser"] == "mlp" and type(method.model).__name__ == "MLPDenoiser"
+    fidelity = ctx.audit["prompt_diffusion"]["training_fidelity"]
+    assert fidelity["overfit_acc"] == 100.0 and fidelity["learner_acc"] < 100.0
+    assert fidelity["sampled_acc"] == fidelity["overfit_acc"]
+
+
+def test_the_paper_world_denoiser_is_the_diffusion_transformer_and_reloads(backbone, tmp_path):
+    from dmpbench.registry import METHODS
+
+    assert METHODS.get("prompt_diffusion").default_config["denoiser"] == "transformer"
+    method, _ = _fitted(backbone, tmp_path, denoiser="transformer")
+    assert type(method.model).__name__ == "TransformerDenoiser"
+    feats = torch.randn(4, backbone.embed_dim)
+    again, ctx = _fitted(backbone, tmp_path, denoiser="transformer")
+    assert ctx.audit["prompt_diffusion"]["reused"] is True
+    assert torch.equal(again.model.cond_std, method.model.cond_std) and not torch.equal(method.model.cond_std, torch.ones_like(method.model.cond_std))
+    assert torch.equal(again.sample_prompts(feats, seed=1), method.sample_prompts(feats, seed=1))
+
+
+@pytest.mark.parametrize("setting, words", [("method.denoiser=unet", "denoiser"), ("method.width=15", "must be even")])
+def test_a_bad_denoiser_setting_is_one_line_before_any_work(tmp_path, capsys, setting, words):
+    assert main(["run", "--task", "base2new", "--method", "prompt_diffusion", "--set", setting, "--results", str(tmp_path / "r"),
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and words in err[0]
+    assert not (tmp_path / "r").exists() or not list((tmp_path / "r").rglob("*.json"))
+
+
 def test_overfitting_fits_each_image(backbone, tmp_path):
     method, ctx = _fitted(backbone, tmp_path / "o", overfit_steps=5)
     before, after = ctx.audit["prompt_diffusion"]["overfit_acc"]

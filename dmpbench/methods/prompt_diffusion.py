@@ -13,14 +13,16 @@ under a ``<learner>_`` prefix.
    given: ours, 0.3, is the one of 1.0 / 0.3 / 0.1 whose over-fitted prompts classify their own image (99-100% at
    each, ``audit["prompt_diffusion"]["overfit_acc"]``) and whose diffusion then reproduces them on mini_shapes
    (``training_fidelity``: samples 97.9% vs 84.4% at 1.0 and 38.5% at 0.1; benchmarks/prompt_diffusion_recipe.py).
-3. Diffusion transformer (section 4.2): GPT-2 blocks (``transformers``' ``GPT2Model``; paper: 12 layers,
-   16 heads; ours ``layers``/``heads``/``width``) over [meta-net(image feature), time token, the K noisy
-   prompt tokens]; the meta-net is CoCoOp's (Linear-ReLU-Linear); it predicts the clean prompt (the
-   paper's "simplified variational lower bound ... predict the denoised over-fitted prompts") with
-   T = 100 diffusion steps (paper: 100). We diffuse the over-fitting offset V*_i - V(x_i), divided by one
-   global scale (the offsets are small next to V; a fixed re-parametrisation), and add V(x) back.
+3. Diffusion model (section 4.2) over [the image's feature, the time step, the K noisy prompt tokens], predicting the
+   clean prompt (the paper's "simplified variational lower bound ... predict the denoised over-fitted prompts") with
+   T = 100 diffusion steps (paper: 100). ``denoiser: transformer`` is the paper's diffusion transformer (GPT-2 blocks,
+   CoCoOp's meta-net making the conditional token); ``denoiser: mlp`` is the mini world's default, because there the
+   transformer learns no image-to-prompt mapping (``methods/prompt_denoisers.py``, the measurements, and
+   ``training_fidelity``). We diffuse the over-fitting offset V*_i - V(x_i), divided by one global scale (the offsets
+   are small next to V; a fixed re-parametrisation), and add V(x) back; the condition is standardised by the training
+   images' statistics (kept in the weights).
    Deviation, documented: the paper also back-propagates the classification loss of the diffused prompt
-   through the text encoder during training; we train the transformer with the diffusion loss alone
+   through the text encoder during training; we train the denoiser with the diffusion loss alone
    (the cross-entropy term needs a text-encoder pass per training image and step, beyond a CPU).
 4. Test time: for each test image, DPM-Solver-2 (diffusers ``DPMSolverSinglestepScheduler``, order 2;
    the paper's alternative to AMED) in ``sample_steps`` = 5 steps from noise seeded by the run's seed;
@@ -40,19 +42,18 @@ Base learner: the learner (the leaderboards' Δ rows). Treecut is refused (one c
 from __future__ import annotations
 
 import json
-import math
 import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
-from torch import nn
 
 from dmpbench.baselines.base import ClassificationMethod, FewShotData, LabelSet, PromptLearner, TrainingPool, normalize
 from dmpbench.cachefiles import atomic_path, try_load, write_json
 from dmpbench.errors import DmpbenchError
 from dmpbench.locking import artefact_lock
+from dmpbench.methods.prompt_denoisers import DENOISERS, make_denoiser
 from dmpbench.methods.repository import optimise
 from dmpbench.metrics.classification import per_image_accuracies
 from dmpbench.registry import METHODS
@@ -63,11 +64,12 @@ VARIANTS = [("prompt_diffusion", "coop"), ("prompt_diffusion_cocoop", "cocoop"),
             ("prompt_diffusion_coprompt", "coprompt"), ("prompt_diffusion_tac", "tac")]
 
 
-#: schedule version in the cache key (1: DDPM's linear schedule rescaled to T steps; the first runs used diffusers'
+#: recipe version in the cache key. 1: DDPM's linear schedule rescaled to T steps (the first runs used diffusers'
 #: default 1e-4..0.02 over T = 100, which leaves sqrt(alpha_bar_T) = 0.6 of the prompt in x_T, so sampling from pure
 #: noise started off the training distribution: samples on the training images scored 56% where the learner's own
-#: prompt scored 82%, the training_fidelity audit's first finding)
-SCHEDULE_VERSION = 1
+#: prompt scored 82%, the training_fidelity audit's first finding). 2: the condition standardised, the ``denoiser``
+#: setting (``methods/prompt_denoisers.py``).
+RECIPE_VERSION = 2
 
 
 def noise_schedule(timesteps: int) -> dict:
@@ -79,37 +81,6 @@ def noise_schedule(timesteps: int) -> dict:
             "beta_end": min(0.999, 0.02 * scale)}
 
 
-def _timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
-    """Sinusoidal (frequency-based, as the paper encodes t) embedding ``[B, dim]`` of float timesteps."""
-    half = dim // 2
-    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32) / half)
-    args = t.float()[:, None] * freqs[None]
-    return torch.cat([args.sin(), args.cos()], dim=1)
-
-
-class PromptDenoiser(nn.Module):
-    """[meta-net(image), time, K prompt tokens] -> GPT-2 blocks -> the clean prompt's K tokens."""
-
-    def __init__(self, prompt_shape: tuple[int, int], feat_dim: int, width: int, layers: int, heads: int):
-        super().__init__()
-        from transformers import GPT2Config, GPT2Model
-
-        k, d = prompt_shape
-        self.config_dict = {"prompt_shape": [k, d], "feat_dim": feat_dim, "width": width, "layers": layers, "heads": heads}
-        self.width = width
-        hidden = max(1, feat_dim // 16)  # CoCoOp's meta-net: D -> D/16 -> ReLU -> out
-        self.meta_net = nn.Sequential(nn.Linear(feat_dim, hidden), nn.ReLU(), nn.Linear(hidden, width))
-        self.time = nn.Sequential(nn.Linear(width, width), nn.SiLU(), nn.Linear(width, width))
-        self.proj_in = nn.Linear(d, width)
-        self.proj_out = nn.Linear(width, d)
-        self.gpt = GPT2Model(GPT2Config(n_embd=width, n_layer=layers, n_head=heads, n_positions=k + 2, vocab_size=1,
-                                        bos_token_id=None, eos_token_id=None))
-
-    def forward(self, x: torch.Tensor, t: torch.Tensor, feats: torch.Tensor) -> torch.Tensor:
-        tokens = torch.cat([self.meta_net(feats)[:, None], self.time(_timestep_embedding(t, self.width))[:, None], self.proj_in(x)], 1)
-        return self.proj_out(self.gpt(inputs_embeds=tokens).last_hidden_state[:, 2:])
-
-
 class PromptDiffusion(ClassificationMethod):
     """Prompt Diffusion over a prompt learner (a subclass per learner: ``over``)."""
 
@@ -119,10 +90,12 @@ class PromptDiffusion(ClassificationMethod):
     #: the settings of Prompt Diffusion itself (the learner's come first, prefixed)
     own_defaults = {
         "overfit_steps": 5, "overfit_lr": 0.3, "max_overfit_prompts": 20000,
-        "timesteps": 100, "train_steps": 2000, "batch_size": 64, "lr": 1e-3, "width": 128, "layers": 4, "heads": 4,
-        "sample_steps": 5, "num_prompts": 1,
+        "timesteps": 100, "train_steps": 2000, "batch_size": 64, "lr": 1e-3,
+        "denoiser": "transformer", "width": 128, "layers": 4, "heads": 4, "sample_steps": 5, "num_prompts": 1,
     }
-    own_ranges = {"overfit_steps": ">=0", "overfit_lr": ">0", "max_overfit_prompts": ">=1", "timesteps": ">=2", "train_steps": ">=1",
+    #: the mini world's denoiser: an MLP (why: ``methods/prompt_denoisers.py``); ``heads`` is the transformer's only
+    own_world_defaults = {"mini": {"denoiser": "mlp", "width": 512, "layers": 2}}
+    own_ranges = {"denoiser": DENOISERS, "overfit_steps": ">=0", "overfit_lr": ">0", "max_overfit_prompts": ">=1", "timesteps": ">=2", "train_steps": ">=1",
                   "batch_size": ">=1", "lr": ">0", "width": ">=2", "layers": ">=1", "heads": ">=1", "sample_steps": ">=1",
                   "num_prompts": ">=1"}
 
@@ -140,13 +113,16 @@ class PromptDiffusion(ClassificationMethod):
             "encodes_images": deep, "features_per_prompt_set": deep,
             "default_config": {**{pre + k: v for k, v in learner_cls.default_config.items() if k not in fixed}, **cls.own_defaults},
             "ranges": {**{pre + k: v for k, v in learner_cls.ranges.items() if k not in fixed}, **cls.own_ranges},
-            "world_defaults": {w: {pre + k: v for k, v in d.items() if k not in fixed} for w, d in learner_cls.world_defaults.items()},
+            "world_defaults": {w: {**{pre + k: v for k, v in learner_cls.world_defaults.get(w, {}).items() if k not in fixed},
+                                   **cls.own_world_defaults.get(w, {})}
+                               for w in sorted(set(learner_cls.world_defaults) | set(cls.own_world_defaults))},
         })
 
     @classmethod
     def validate_config(cls, config: dict) -> None:
-        if config["width"] % config["heads"] or config["width"] % 2:
-            raise DmpbenchError(f"method '{cls.name}': width {config['width']} must be even and a multiple of heads {config['heads']}")
+        if config["width"] % 2 or (config["denoiser"] == "transformer" and config["width"] % config["heads"]):
+            raise DmpbenchError(f"method '{cls.name}': width {config['width']} must be even (and, for the transformer, a multiple of "
+                                f"heads {config['heads']})")
 
     # -- fit --------------------------------------------------------------------------------------
     def _learner_config(self) -> dict:
@@ -165,7 +141,7 @@ class PromptDiffusion(ClassificationMethod):
                "config": {k: v for k, v in self.config.items() if k not in ("sample_steps", "num_prompts")}}
         if self.base_learner != "coop":
             key["learner"] = self.base_learner
-        key["schedule"] = SCHEDULE_VERSION
+        key["recipe"] = RECIPE_VERSION
         directory = self.ctx.artifact_dir("prompt_diffusion", key)
         with artefact_lock(directory / "prompt_diffusion"):
             if (directory / "done").exists() and try_load(f"cached prompt diffusion {directory}", lambda: self._load(directory)):
@@ -294,8 +270,9 @@ class PromptDiffusion(ClassificationMethod):
         x0 = offsets / scale
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.ctx.seed)
-            self.model = PromptDenoiser(tuple(self.base.shape), feats.shape[1], int(self.config["width"]),
-                                        int(self.config["layers"]), int(self.config["heads"]))
+            self.model = make_denoiser(self.config["denoiser"], tuple(self.base.shape), feats.shape[1], int(self.config["width"]),
+                                       int(self.config["layers"]), int(self.config["heads"]))
+        self.model.standardise_with(feats)
         schedule = DDPMScheduler(**noise_schedule(int(self.config["timesteps"])))
         opt = torch.optim.AdamW(self.model.parameters(), lr=float(self.config["lr"]), weight_decay=1e-4)
         gen = self.ctx.generator(offset=223)
@@ -320,7 +297,7 @@ class PromptDiffusion(ClassificationMethod):
     def _load(self, directory: Path) -> bool:
         meta = json.loads((directory / "history.json").read_text())
         cfg = meta["model"]
-        self.model = PromptDenoiser(tuple(cfg["prompt_shape"]), cfg["feat_dim"], cfg["width"], cfg["layers"], cfg["heads"])
+        self.model = make_denoiser(cfg["kind"], tuple(cfg["prompt_shape"]), cfg["feat_dim"], cfg["width"], cfg["layers"], cfg["heads"])
         self.model.load_state_dict(load_file(str(directory / "denoiser.safetensors")))
         self.model.eval()
         self.scale = float(meta["offset_scale"])
