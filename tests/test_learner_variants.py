@@ -67,6 +67,20 @@ def test_promptsrcs_vision_prompts_do_not_follow_the_text_context(world, tmp_pat
     assert not torch.allclose(learner.text_with(labels.classnames, other), learner.text_with(labels.classnames), atol=1e-4)
 
 
+@pytest.mark.parametrize("name, passes", [("promptsrc", 1), ("tac", 1), ("maple", 3)])
+def test_a_generators_feature_set_per_prompt_passes_the_tower_once_when_vision_ignores_the_context(world, tmp_path, name, passes):
+    from dmpbench.methods.repository import features_per_prompt
+
+    learner, labels, images, _ = _fit(name, world, tmp_path)
+    prompts = torch.randn(3, *learner.prompts.context.shape, generator=torch.Generator().manual_seed(0)) * 0.05
+    each = torch.stack([learner.features_with(images, labels, p) for p in prompts])
+    calls, features_with = [], learner.features_with
+    learner.features_with = lambda *a, **k: calls.append(1) or features_with(*a, **k)
+    got = features_per_prompt(learner, images, labels, prompts, torch.device("cpu"))
+    assert len(calls) == passes and got.shape == (3, len(images), world.backbone.embed_dim)
+    assert torch.allclose(got, each, atol=1e-6)
+
+
 @pytest.mark.parametrize("name, key", [("maple", "context"), ("coprompt", "maple.context"), ("tac", "context")])
 def test_repository_is_r_fits_of_the_whole_learner_from_r_contexts(world, tmp_path, name, key):
     cls = METHODS.get(name)

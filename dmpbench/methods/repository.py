@@ -26,9 +26,10 @@ fitted on the unit (its own recipe, the run's seed: the fit its own record uses)
 generated prompt (``PromptLearner.image_prompts(features, context=...)``). The fidelity probe of a
 training label set uses that dataset's learner fitted with seed ``repo_seed``. A learner whose classifier
 depends on the image (CoCoOp) makes the variant ``per_image``; a learner that prompts the image tower (MaPLe,
-PromptSRC, CoPrompt, TAC: ``ImagePromptLearner``) makes it encode the test images once per generated prompt
+PromptSRC, CoPrompt, TAC: ``ImagePromptLearner``) makes it score a feature set per generated prompt
 (``features_per_prompt_set``: MaPLe's and CoPrompt's vision prompts are projections of the text context, so a
-generated context changes the image features too; for PromptSRC and TAC the passes give the same features).
+generated context changes the image features too; PromptSRC's and TAC's do not follow it, and one pass of the tower
+serves every prompt: ``features_per_prompt``).
 """
 
 from __future__ import annotations
@@ -88,6 +89,15 @@ def learner_settings(learner: str) -> tuple[dict[str, Any], dict[str, Any], dict
     worlds = {w: {pre + k: v for k, v in {**cls.world_defaults.get(w, {}), **recipe.get(w, {})}.items() if k not in skip}
               for w in {*cls.world_defaults, *recipe}}
     return defaults, ranges, worlds
+
+
+def features_per_prompt(learner, images, labels: LabelSet, prompts: torch.Tensor, device) -> torch.Tensor:
+    """``[P, N, D]``: the images through ``learner``'s prompted tower with each of ``prompts`` as its shallow context; one
+    pass for all when the learner's vision prompts do not follow the context (``vision_follows_prompt``: PromptSRC, TAC)."""
+    if not learner.vision_follows_prompt:
+        once = learner.features_with(images, labels)
+        return once.unsqueeze(0).expand(len(prompts), *once.shape)
+    return torch.stack([learner.features_with(images, labels, p.to(device)) for p in prompts])
 
 
 class RepositoryGenerator(ClassificationMethod):
@@ -287,7 +297,7 @@ class RepositoryGenerator(ClassificationMethod):
     def _prompted_sets(self, learner, prompts: torch.Tensor, labels: LabelSet, images) -> tuple[torch.Tensor, torch.Tensor]:
         """``(image features [P, N, D], class embeddings [P, C, D])``: each prompt as the shallow context of a learner
         that prompts the image tower, with its other weights."""
-        return (torch.stack([learner.features_with(images, labels, p.to(self.ctx.device)) for p in prompts]),
+        return (features_per_prompt(learner, images, labels, prompts, self.ctx.device),
                 torch.stack([learner.text_with(labels.classnames, p.to(self.ctx.device)) for p in prompts]))
 
     def _generated(self, labels: LabelSet) -> torch.Tensor:
@@ -302,7 +312,7 @@ class RepositoryGenerator(ClassificationMethod):
         """``[P, N, D]`` (``features_per_prompt_set``): the test images through the unit's learner with each generated prompt."""
         if not self.features_per_prompt_set:  # (a generator over a text-only learner does not prompt the tower)
             return super().image_features(images, labels)
-        return torch.stack([self.unit_learner.features_with(images, labels, p.to(self.ctx.device)) for p in self._generated(labels)])
+        return features_per_prompt(self.unit_learner, images, labels, self._generated(labels), self.ctx.device)
 
     def class_embeddings(self, labels: LabelSet) -> torch.Tensor:
         if self.features_per_prompt_set:
