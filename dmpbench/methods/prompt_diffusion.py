@@ -11,8 +11,9 @@ under a ``<learner>_`` prefix.
    each training image's own cross-entropy give its over-fitted prompt V*_i (all images at once: the
    summed loss gives each its own gradient). Paper: 5 iterations (Figure 5); the learning rate is not
    given: ours, 0.3, is the one of 1.0 / 0.3 / 0.1 whose over-fitted prompts classify their own image (99-100% at
-   each, ``audit["prompt_diffusion"]["overfit_acc"]``) and whose diffusion then reproduces them on mini_shapes
-   (``training_fidelity``: samples 97.9% vs 84.4% at 1.0 and 38.5% at 0.1; benchmarks/prompt_diffusion_recipe.py).
+   each, ``audit["prompt_diffusion"]["overfit_acc"]``) and whose diffusion then reproduced them on mini_shapes
+   (``training_fidelity``, measured with recipe version 1, the transformer: samples 97.9% vs 84.4% at 1.0 and 38.5% at
+   0.1; benchmarks/prompt_diffusion_recipe.py).
 3. Diffusion model (section 4.2) over [the image's feature, the time step, the K noisy prompt tokens], predicting the
    clean prompt (the paper's "simplified variational lower bound ... predict the denoised over-fitted prompts") with
    T = 100 diffusion steps (paper: 100). ``denoiser: transformer`` is the paper's diffusion transformer (GPT-2 blocks,
