@@ -1,6 +1,6 @@
 """Prompt Diffusion over a prompt learner (Du et al., the second seed paper; DMP Table 8's "Prompt
 Diffusion*" row, Prompt Diffusion Tables 1-3): every test image gets its own prompt, sampled by a
-diffusion transformer conditioned on the image. ``prompt_diffusion`` is the variant over CoOp;
+diffusion model conditioned on the image. ``prompt_diffusion`` is the variant over CoOp;
 ``prompt_diffusion_<learner>`` the one over each other learner (``VARIANTS``), the learner's settings
 under a ``<learner>_`` prefix.
 
@@ -108,7 +108,7 @@ class PromptDiffusion(ClassificationMethod):
         deep = bool(getattr(learner_cls, "encodes_images", False))  # the learner prompts the image tower: see ``image_features``
         fixed = set(learner_cls.variant_fixed) | set(getattr(learner_cls, "audit_settings", ()))
         pre = f"{learner}_"
-        summary = f"Prompt Diffusion over {learner_cls.__name__}: a per-image prompt sampled by a diffusion transformer"
+        summary = f"Prompt Diffusion over {learner_cls.__name__}: a per-image prompt sampled by a diffusion model conditioned on the image"
         return type(f"PromptDiffusion_{learner}", (cls,), {
             "__doc__": summary, "name": name, "base_learner": learner, "__module__": __name__,
             "encodes_images": deep, "features_per_prompt_set": deep,
