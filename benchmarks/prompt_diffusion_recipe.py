@@ -2,7 +2,7 @@
 "Standards": the generator reproducing its own training data), run before a mini recipe is committed:
 
     python benchmarks/prompt_diffusion_recipe.py --datasets mini_shapes mini_objects \
-        --settings overfit_lr=1.0 overfit_lr=0.3 "overfit_lr=0.3 train_steps=8000" --cache-dir DIR
+        --settings denoiser=mlp "denoiser=transformer width=128 layers=4" --cache-dir DIR
 
 For each dataset (its base classes, 16 shots, seed 1, as base2new trains) and setting (space-separated
 ``key=value`` of ``prompt_diffusion``), the fit (cached under ``--cache-dir``, so a rerun only reads it) and its
@@ -10,7 +10,7 @@ For each dataset (its base classes, 16 shots, seed 1, as base2new trains) and se
 over-fitted prompt (``overfit``) and with one prompt the trained diffusion samples for it (``sampled``). A recipe
 reproduces its training data when ``sampled`` is close to ``overfit`` on every dataset; a diffusion that has not
 learned the image-to-prompt mapping samples offsets of other images, and ``sampled`` falls below ``learner``.
-The table goes to ``leaderboards/ablations/prompt_diffusion_recipe.md``.
+The table goes to ``leaderboards/ablations/prompt_diffusion_recipe.md`` (the committed one: the command above).
 """
 
 from __future__ import annotations

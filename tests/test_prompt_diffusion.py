@@ -4,10 +4,10 @@ import pytest
 import torch
 
 from dmpbench.baselines.base import FewShotData, LabelSet, TrainingPool
-from dmpbench.cli import main
 from dmpbench.context import RunContext
 from dmpbench.metrics.classification import per_image_accuracies, prompt_set_accuracies
 from dmpbench.methods.prompt_diffusion import PromptDiffusionCoOp
+from cli_checks import assert_run_refused
 
 TINY = {"coop_steps": 3, "overfit_steps": 2, "train_steps": 3, "width": 16, "layers": 1, "heads": 2, "sample_steps": 2,
         "batch_size": 8}
@@ -97,11 +97,7 @@ def test_the_paper_world_denoiser_is_the_diffusion_transformer_and_reloads(backb
 
 @pytest.mark.parametrize("setting, words", [("method.denoiser=unet", "denoiser"), ("method.width=15", "must be even")])
 def test_a_bad_denoiser_setting_is_one_line_before_any_work(tmp_path, capsys, setting, words):
-    assert main(["run", "--task", "base2new", "--method", "prompt_diffusion", "--set", setting, "--results", str(tmp_path / "r"),
-                 "--no-progress"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and words in err[0]
-    assert not (tmp_path / "r").exists() or not list((tmp_path / "r").rglob("*.json"))
+    assert_run_refused("base2new", "prompt_diffusion", ["--set", setting, "--no-progress"], words, tmp_path, capsys)
 
 
 def test_overfitting_fits_each_image(backbone, tmp_path):
@@ -111,10 +107,7 @@ def test_overfitting_fits_each_image(backbone, tmp_path):
 
 
 def test_treecut_refuses_a_per_image_method_before_any_work(tmp_path, capsys):
-    assert main(["run", "--task", "treecut", "--method", "prompt_diffusion", "--results", str(tmp_path / "r"), "--no-progress"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "gives one per image" in err[0]
-    assert not (tmp_path / "r").exists() or not list((tmp_path / "r").rglob("*.json"))
+    assert_run_refused("treecut", "prompt_diffusion", ["--no-progress"], "gives one per image", tmp_path, capsys)
 
 
 @pytest.mark.parametrize("timesteps", [100, 1000, 20])

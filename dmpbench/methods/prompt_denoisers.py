@@ -18,8 +18,6 @@ coordinates gave 69.0% without it and 94.8% with it (the features of one dataset
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
@@ -27,11 +25,11 @@ DENOISERS = ("transformer", "mlp")
 
 
 def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
-    """Sinusoidal (frequency-based, as the paper encodes t) embedding ``[B, dim]`` of float timesteps."""
-    half = dim // 2
-    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32) / half)
-    args = t.float()[:, None] * freqs[None]
-    return torch.cat([args.sin(), args.cos()], dim=1)
+    """Sinusoidal (frequency-based, as the paper encodes t) embedding ``[B, dim]`` of the timesteps: diffusers' own,
+    [sin, cos] with frequencies 10000^(-i / (dim / 2))."""
+    from diffusers.models.embeddings import get_timestep_embedding
+
+    return get_timestep_embedding(t, dim, flip_sin_to_cos=False, downscale_freq_shift=0)
 
 
 class _Denoiser(nn.Module):
