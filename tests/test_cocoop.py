@@ -79,10 +79,13 @@ def test_base2new_scores_cocoop_per_image_with_its_convergence_check(tmp_path, s
     assert rec["audit"]["test"]["mini_shapes"]["all"]["images"] == 120
 
 
-def test_treecut_refuses_cocoop_before_any_work(tmp_path, capsys):
-    assert main(["run", "--task", "treecut", "--method", "cocoop", "--results", str(tmp_path / "r"), "--no-progress"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "gives one per image" in err[0]
+def test_an_images_row_for_a_class_does_not_depend_on_the_other_classes(backbone, tmp_path):
+    """``classes_independent``: treecut embeds its whole vocabulary once for CoCoOp."""
+    method, _ = _fit(CoCoOp, backbone, tmp_path, TINY)
+    feats = torch.randn(4, backbone.embed_dim)
+    whole = method.image_class_embeddings(LabelSet(tuple(NAMES), "mini_shapes"), feats)
+    part = method.image_class_embeddings(LabelSet(tuple(NAMES[1:]), "mini_shapes"), feats)
+    assert CoCoOp.classes_independent and torch.allclose(whole[:, :, 1:], part, atol=1e-5)
 
 
 def test_prompt_diffusion_over_cocoop_starts_from_each_images_cocoop_prompt(backbone, tmp_path):

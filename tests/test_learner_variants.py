@@ -15,7 +15,6 @@ from dmpbench.context import RunContext
 from dmpbench.metrics.classification import per_image_accuracies, prompt_set_accuracies
 from dmpbench.registry import METHODS
 from dmpbench.runner.run import RunRequest, execute
-from cli_checks import assert_run_refused
 
 TINY = {"steps": 3, "batch_size": 2}
 
@@ -125,9 +124,24 @@ def test_dmp_over_maple_samples_the_context_and_keeps_the_units_other_weights(tm
     assert len(list(Path(audit["dmp"]["dir"]).glob("probe_cache/*/probes/*.json"))) == 2
 
 
-@pytest.mark.parametrize("method", ["dmp_maple", "dmp_tac"])
-def test_treecut_refuses_per_prompt_image_features(method, tmp_path, capsys):
-    assert_run_refused("treecut", method, [], "encodes them once per generated prompt", tmp_path, capsys)
+@pytest.mark.parametrize("name", ["vpt", "maple", "promptsrc", "coprompt", "tac"])
+def test_the_label_set_flags_say_what_the_learner_does(world, tmp_path, name):
+    """``features_follow_labels`` / ``classes_independent`` (what lets treecut embed its vocabulary once) against what
+    the learner computes for a label set and a part of it."""
+    learner, labels, images, _ = _fit(name, world, tmp_path)
+    part = LabelSet(labels.classnames[:2], labels.dataset)
+    same_feats = torch.allclose(learner.image_features(images, labels), learner.image_features(images, part), atol=1e-6)
+    same_text = torch.allclose(learner.class_embeddings(labels)[:, :2], learner.class_embeddings(part), atol=1e-5)
+    assert same_feats == (not learner.features_follow_labels) and same_text == learner.classes_independent
+    assert (learner.features_follow_labels, learner.classes_independent) == ((True, False) if name == "tac" else (False, True))
+
+
+def test_the_variants_take_the_label_set_flags_from_their_learner():
+    flags = lambda name: (METHODS.get(name).features_follow_labels, METHODS.get(name).classes_independent)  # noqa: E731
+    assert flags("prompt_diffusion_maple") == flags("prompt_diffusion_vpt") == (False, True)  # the prompt follows the image
+    assert flags("prompt_diffusion_tac") == (True, False)
+    assert flags("dmp_maple") == flags("dmp_coprompt") == (True, False)  # the generated prompt drives the vision prompts
+    assert flags("dmp_promptsrc") == (False, False) and flags("dmp_tac") == (True, False)
 
 
 def test_vpt_has_no_text_context_to_generate():
@@ -214,8 +228,3 @@ def test_prompt_diffusion_asks_for_image_features_before_class_embeddings(world,
     feats = method.image_features(images, labels)
     assert feats.shape == (1, len(images), world.backbone.embed_dim)
     assert method.image_class_embeddings(labels, feats).shape == (1, len(images), 3, world.backbone.embed_dim)
-
-
-@pytest.mark.parametrize("method", ["prompt_diffusion_maple", "prompt_diffusion_vpt"])
-def test_treecut_refuses_prompt_diffusion_over_the_tower_learners(method, tmp_path, capsys):
-    assert_run_refused("treecut", method, [], "gives one per image", tmp_path, capsys)

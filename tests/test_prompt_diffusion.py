@@ -106,8 +106,15 @@ def test_overfitting_fits_each_image(backbone, tmp_path):
     assert after >= before and after == 100.0  # five steps at the recipe's lr fit every training image
 
 
-def test_treecut_refuses_a_per_image_method_before_any_work(tmp_path, capsys):
-    assert_run_refused("treecut", "prompt_diffusion", ["--no-progress"], "gives one per image", tmp_path, capsys)
+def test_overfitting_in_chunks_gives_what_one_pass_gives(backbone, tmp_path, monkeypatch):
+    """The images are over-fitted ``overfit_sequences`` text passes at a time (memory); each has its own loss and SGD."""
+    method, _ = _fitted(backbone, tmp_path / "c", overfit_steps=3)
+    data = _data(backbone)
+    whole, feats, stats = method.overfit(data)
+    monkeypatch.setattr(type(method), "overfit_sequences", 7)  # 2 images (6 sequences) a chunk, the last alone
+    chunked, feats2, stats2 = method.overfit(data)
+    assert stats2 == stats and torch.equal(feats2, feats)
+    assert torch.allclose(chunked, whole, atol=1e-6) and whole.abs().max() > 1e-3
 
 
 @pytest.mark.parametrize("timesteps", [100, 1000, 20])

@@ -155,6 +155,15 @@ class ClassificationMethod(Method):
     #: tower, ``dmp_maple``): ``image_features`` gives ``[P, N, D]``, one feature set per prompt set
     features_per_prompt_set: ClassVar[bool] = False
 
+    #: True when ``image_features`` depends on the label set it is given (TAC's cluster tokens, and a generated prompt
+    #: that also prompts the tower): a task scoring several label sets on one test set (treecut) encodes it per label set
+    features_follow_labels: ClassVar[bool] = False
+
+    #: True when a class's embedding (``per_image``: each image's row for the class) depends on that class's name alone,
+    #: not on which other classes are asked for (a learned prompt; not a prompt generated from the label set, nor TAC's
+    #: clusters): a task scoring several label sets of one test set (treecut) may then embed each name once
+    classes_independent: ClassVar[bool] = False
+
     def image_features(self, images, labels: LabelSet) -> torch.Tensor:
         """``[N, D]`` features of the test images (an ``ImageSet``) through the method's prompted image tower, when
         classifying among ``labels`` (TAC's vision prompts depend on the label set); ``[P, N, D]`` with
@@ -175,6 +184,7 @@ class PromptLearner(ClassificationMethod):
 
     #: True when the shallow prompt is all the learner learned (CoOp): a variant needs no fit of its own
     shallow_only: ClassVar[bool] = False
+    classes_independent = True  # a learned prompt in front of each name (TAC's clusters are the exception)
     #: settings a variant fixes when it builds the learner (CoOp: the unified context, ``csc: false``)
     variant_fixed: ClassVar[dict[str, Any]] = {}
 

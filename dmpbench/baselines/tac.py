@@ -164,6 +164,8 @@ class TAC(ImagePromptLearner):
 
     train_module = staticmethod(train_tac)
     vision_follows_prompt = False  # independent vision prompts (the text context does not reach the image tower)
+    features_follow_labels = True  # both towers' prompts carry tokens of the label set's clusters
+    classes_independent = False
 
     @classmethod
     def context_length(cls, cfg: dict) -> int:

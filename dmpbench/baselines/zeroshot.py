@@ -19,6 +19,7 @@ class ZeroShot(ClassificationMethod):
     # of {}."); "hand" = "a photo of a {}." for every dataset. Several templates are averaged (CLIP style).
     default_config = {"template": "dataset"}
     ranges = {"template": ("dataset", "hand")}
+    classes_independent = True
 
     def fit(self, data: FewShotData, pool: TrainingPool) -> None:
         if self.config["template"] not in ("dataset", "hand"):

@@ -130,6 +130,8 @@ class RepositoryGenerator(ClassificationMethod):
         return type(f"{cls.__name__}_{learner}", (cls,), {
             "__doc__": summary, "__module__": cls.__module__, "name": name, "base_learner": learner,
             "per_image": bool(learner_cls.per_image), "encodes_images": deep, "features_per_prompt_set": deep,
+            # the generated prompt follows the label set; it reaches the image features where the vision prompts follow it
+            "features_follow_labels": bool(learner_cls.features_follow_labels or (deep and learner_cls.vision_follows_prompt)),
             "default_config": {**defaults, **own(cls.default_config), "learner": {}}, "ranges": {**ranges, **own(cls.ranges)},
             "world_defaults": {w: {**own(d), **worlds.get(w, {})} for w, d in cls.world_defaults.items()},
         })

@@ -18,7 +18,7 @@ from dmpbench.context import RunContext, stable_hash
 from dmpbench.data.base import Item
 from dmpbench.errors import DmpbenchError
 from dmpbench.data.splits import ClassSplit, all_classes, base_new, few_shot
-from dmpbench.metrics.classification import accuracy, per_image_accuracies
+from dmpbench.metrics.classification import accuracy, per_image_accuracies, predictions, similarities
 from dmpbench.world import World
 
 
@@ -110,13 +110,53 @@ def union(parts: list[TestSet], name: str) -> TestSet:
     return TestSet(LabelSet(tuple(names), name, parts[0].labelset.templates), torch.cat(feats), torch.cat(labels), images)
 
 
-def test_features(method: ClassificationMethod, ctx: RunContext, ts: TestSet) -> torch.Tensor:
+def test_features(method: ClassificationMethod, ctx: RunContext, ts: TestSet, labels: LabelSet | None = None) -> torch.Tensor:
     """The test images' features the method is scored on: the cached ones, or (methods that prompt the image
-    tower) its own."""
+    tower) its own, when classifying among ``labels`` (default: the test set's)."""
     if not getattr(method, "encodes_images", False):
         return ts.feats
     with ctx.phase("encode"), ctx.autocast():
-        return method.image_features(ts.images, ts.labelset)
+        return method.image_features(ts.images, labels or ts.labelset)
+
+
+class LabelSetPredictor:
+    """A fitted method's predictions on one test set for many label sets made of a fixed vocabulary of names (treecut
+    scores 25 cuts and every inner node's children on one test set). Each label set is asked of the method as a task
+    that scores it alone would ask (image features for it when they follow the label set, its classifiers), except
+    that a per-image method whose classes are independent (``classes_independent``: CoCoOp, Prompt Diffusion) embeds
+    the whole vocabulary once: the same numbers at a fraction of the text-tower passes."""
+
+    def __init__(self, method: ClassificationMethod, ctx: RunContext, ts: TestSet, vocabulary: Sequence[str]):
+        self.method, self.ctx, self.ts = method, ctx, ts
+        self.follow = bool(getattr(method, "features_follow_labels", False))
+        self.per_image = bool(getattr(method, "per_image", False))
+        self.shared = None  # features for every label set (they do not follow it)
+        self.vocabulary_sims = None  # [P, N, V] (the per-image, independent-classes path)
+        if self.per_image and getattr(method, "classes_independent", False) and not self.follow:
+            names = tuple(dict.fromkeys(vocabulary))
+            self.index = {n: i for i, n in enumerate(names)}
+            whole = LabelSet(names, ts.labelset.dataset, ts.labelset.templates)
+            feats = test_features(method, ctx, ts, whole)
+            with ctx.phase("sample"), torch.no_grad(), ctx.autocast():
+                emb = method.image_class_embeddings(whole, feats)
+            with ctx.phase("evaluate"):
+                self.vocabulary_sims = similarities(feats, emb)
+        elif not self.follow and not (self.per_image and getattr(method, "encodes_images", False)):
+            self.shared = test_features(method, ctx, ts)
+
+    def predict(self, labels: LabelSet) -> torch.Tensor:
+        """``[P, N]`` index into ``labels.classnames`` predicted for every test image."""
+        if self.vocabulary_sims is not None:
+            missing = [n for n in labels.classnames if n not in self.index]
+            if missing:
+                raise DmpbenchError(f"label set names {missing[0]!r}, outside the vocabulary it was prepared for")
+            with self.ctx.phase("evaluate"):
+                return self.vocabulary_sims[:, :, [self.index[n] for n in labels.classnames]].argmax(dim=-1)
+        feats = self.shared if self.shared is not None else test_features(self.method, self.ctx, self.ts, labels)
+        with self.ctx.phase("sample"), torch.no_grad(), self.ctx.autocast():
+            emb = self.method.image_class_embeddings(labels, feats) if self.per_image else self.method.class_embeddings(labels)
+        with self.ctx.phase("evaluate"):
+            return predictions(feats, emb)
 
 
 def split_test_set(world: World, ctx: RunContext, dataset: str, which: str) -> TestSet:

@@ -8,7 +8,9 @@ named by the tree, each test image labelled by the frontier node covering its le
 images correct at every internal node of their path (among that node's children) and at the leaf.
 The cuts are drawn once from a fixed seed, saved under the cache directory, and their hash goes into
 each record, so every method is scored on the same cuts. The model is fixed: no checkpoint is chosen on
-test data.
+test data. Every kind of classifier is scored (``common.LabelSetPredictor``): image features that follow the
+label set (TAC; a generated prompt that prompts the image tower) are taken per label set, and image-conditioned
+classifiers (CoCoOp, Prompt Diffusion) per image.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import json
 
 import torch
+from tqdm.auto import tqdm
 
 from dmpbench.baselines.base import ClassificationMethod, LabelSet
 from dmpbench.context import RunContext, stable_hash
@@ -40,7 +43,6 @@ class Treecut(Task):
     # source: "" = the world's cross-dataset source (ImageNet / mini_mnist)
     default_config = {"shots": 16, "tree": "", "treecut_seed": 0, "source": ""}
     ranges = {"shots": ">=1", "treecut_seed": f"0..{SEED_MAX}"}
-    per_image_methods = False  # MTA/HCA score a classifier per treecut label set, not per image
 
     @classmethod
     def validate_config(cls, config: dict) -> None:
@@ -91,18 +93,19 @@ class Treecut(Task):
         common.fit_on(self.world, ctx, method, source, int(self.config["shots"]), "all", [source])
         ts = common.test_set(self.world, ctx, unit, common.class_split(self.world, unit, "all"))
         labelset, labels = ts.labelset, ts.labels
-        feats = common.test_features(method, ctx, ts)
         common.record_test(ctx, "all", labelset, labels)
         templates = tuple(ds.templates)
+        label_leaf = {v: k for k, v in leaf_labels.items()}
+        leaves = [label_leaf[i] for i in range(len(label_leaf))]
+        label_sets = [*(cut["frontier"] for cut in cuts), leaves, *(list(tree.children[node]) for node in tree.internal)]
+        predictor = common.LabelSetPredictor(method, ctx, ts, [tree.name(n) for nodes in label_sets for n in nodes])
+        bar = tqdm(total=len(label_sets), desc=f"{method.name} treecut label sets", unit="set", disable=not ctx.progress, leave=False)
 
         def classify(nodes: list[str]) -> torch.Tensor:
             """``[P, N]`` predicted index into ``nodes`` for every test image."""
-            names = LabelSet(tuple(tree.name(n) for n in nodes), unit, templates)
-            with ctx.phase("sample"), torch.no_grad(), ctx.autocast():
-                emb = method.class_embeddings(names).float()
-            with ctx.phase("evaluate"):
-                f = feats / feats.norm(dim=-1, keepdim=True)
-                return (f @ emb.to(f.device).transpose(1, 2)).argmax(-1)
+            pred = predictor.predict(LabelSet(tuple(tree.name(n) for n in nodes), unit, templates))
+            bar.update()
+            return pred
 
         accs = []
         for cut in cuts:
@@ -111,15 +114,15 @@ class Treecut(Task):
             accs.append((pred == target).float().mean(dim=1) * 100.0)
         mta_per_prompt = torch.stack(accs).mean(0)
 
-        label_leaf = {v: k for k, v in leaf_labels.items()}
         image_leaves = [label_leaf[int(y)] for y in labels]
-        leaf_pred = classify([label_leaf[i] for i in range(len(label_leaf))])
+        leaf_pred = classify(leaves)
         node_pred = {}
         for node in tree.internal:
             kids = list(tree.children[node])
             pred = classify(kids)
             child_of = torch.tensor([_child_on_path(tree, node, leaf, kids) for leaf in image_leaves])
             node_pred[node] = pred == child_of
+        bar.close()
         hca = [
             hierarchical_consistency({v: c[p] for v, c in node_pred.items()}, leaf_pred[p] == labels, tree, image_leaves)
             for p in range(leaf_pred.shape[0])
