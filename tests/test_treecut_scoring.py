@@ -13,6 +13,8 @@ from dmpbench.context import RunContext
 from dmpbench.errors import DmpbenchError
 from dmpbench.runner.run import RunRequest, execute
 from dmpbench.tasks import common
+from dmpbench.tasks.treecut import Treecut
+from cli_checks import assert_run_refused
 
 VOCAB = ("ant", "bee", "cat", "dog", "eel")
 N, D = 30, 8
@@ -109,3 +111,10 @@ def test_treecut_runs_prompt_diffusion_per_image(tmp_path, shared_cache, tenth_o
     assert 0 < metrics["mta"] <= 100 and 0 <= metrics["hca"] <= 100
     assert rec["audit"]["treecuts"]["count"] == 25
     assert rec["audit"]["prompt_diffusion"]["seconds_per_image"]["mini_shapes"] > 0
+
+
+@pytest.mark.parametrize("method, words", [("cocoop", "gives one per image"), ("dmp_maple", "once per generated prompt")])
+def test_a_task_that_scores_one_classifier_per_label_set_refuses_the_others_before_any_work(method, words, tmp_path, capsys, monkeypatch):
+    """A (plugin) task may declare that it cannot score image-conditioned classifiers; the built-in ones all can."""
+    monkeypatch.setattr(Treecut, "per_image_methods", False)
+    assert_run_refused("treecut", method, ["--no-progress"], words, tmp_path, capsys)
