@@ -50,7 +50,7 @@ def test_per_image_accuracy_matches_shared_classifiers_when_every_image_has_the_
 def test_prompt_diffusion_fits_overfits_and_gives_each_image_its_prompt(backbone, tmp_path):
     method, ctx = _fitted(backbone, tmp_path)
     audit = ctx.audit["prompt_diffusion"]
-    assert audit["reused"] is False and audit["overfit_images"] == 12 and len(audit["overfit_acc"]) == 2
+    assert audit["reused"] is False and audit["overfit_images"] == 12 and audit["overfit_runaways"] == 0 and len(audit["overfit_acc"]) == 2
     assert ctx.audit["optimizer_steps"] == {"coop": 3, "overfit_per_image": 2, "diffusion": 3}
     feats = torch.randn(5, backbone.embed_dim)
     emb = method.image_class_embeddings(LabelSet(tuple(NAMES), "mini_shapes"), feats)
@@ -129,3 +129,15 @@ def test_the_noise_schedule_ends_in_noise_for_any_number_of_steps(timesteps):
     assert float(train.alphas_cumprod[-1]) < 1e-3 and float(train.alphas_cumprod[0]) > 0.98
     sample = DPMSolverSinglestepScheduler(**noise_schedule(timesteps), solver_order=2, prediction_type="sample")
     assert torch.allclose(sample.alphas_cumprod, train.alphas_cumprod)
+
+
+def test_an_over_fitting_run_away_is_left_out_of_the_diffusions_training():
+    from dmpbench.methods.prompt_diffusion import RUNAWAY_FACTOR, within_reach
+
+    gen = torch.Generator().manual_seed(0)
+    offsets = torch.randn(50, 4, 8, generator=gen) * 0.1
+    offsets[7] *= RUNAWAY_FACTOR * 3  # mini_objects seed 2 had one image at 104x the 90th percentile
+    offsets[9] *= RUNAWAY_FACTOR / 2  # large, but within reach
+    keep = within_reach(offsets)
+    assert keep.tolist() == [i != 7 for i in range(50)]
+    assert within_reach(offsets[keep]).all()
