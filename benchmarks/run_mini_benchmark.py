@@ -44,7 +44,7 @@ METHODS = ["zeroshot", "coop", "dmp_coop"]
 GENERATORS = ["stylus_top1", "vae", "transformer", "gpt2"]
 #: the prompt learners beyond CoOp (``--methods cocoop vpt maple promptsrc coprompt tac``)
 LEARNERS = ["cocoop", "vpt", "maple", "promptsrc", "coprompt", "tac"]
-#: other methods the script can run (a task a method cannot serve, e.g. treecut for prompt_diffusion, is skipped)
+#: other methods the script can run (a task a method cannot serve is skipped)
 OTHERS = ["prompt_diffusion", "prompt_diffusion_cocoop", "dmp_cocoop", "dmp_maple", "dmp_promptsrc", "dmp_coprompt", "dmp_tac",
           "prompt_diffusion_vpt", "prompt_diffusion_maple", "prompt_diffusion_promptsrc", "prompt_diffusion_coprompt", "prompt_diffusion_tac"]
 #: the image-synthesis set as (task, method) jobs, in the order two workers take them: the long fits first (the
