@@ -37,6 +37,23 @@ def test_maple_runs_base2new_with_its_convergence_check(tmp_path, shared_cache, 
     assert "encode" in rec["timings"]["wall_s"]
 
 
+def test_a_fit_without_the_check_is_served_by_the_checked_fit(tmp_path, shared_cache, tenth_of_test_images):
+    """The fidelity probes ask for a learner without ``convergence_check``: the seed-1 record's checked fit serves
+    them (its 1x weights, so the scores are the same); a fit asked for with the check is not served by an unchecked one."""
+    run = lambda sets, seed, out: execute(RunRequest(  # noqa: E731
+        task="base2new", method="maple", datasets=["mini_shapes"], seeds=[seed], results=tmp_path / out, cache_dir=shared_cache,
+        sets=["method.steps=3", *sets], progress=False), say=lambda line: None)[0]
+    checked = run(["method.convergence_check=true"], 1, "a")
+    assert "maple_reused" not in checked["audit"]
+    plain = run([], 1, "b")
+    assert plain["audit"]["maple_reused"] and plain["metrics"] == checked["metrics"]
+    assert plain["audit"]["optimizer_steps"] == 3 and "convergence" not in plain["audit"]
+    other = run([], 2, "c")
+    assert "maple_reused" not in other["audit"]
+    checked2 = run(["method.convergence_check=true"], 2, "d")  # the unchecked seed-2 fit lacks 2x: trained again
+    assert "maple_reused" not in checked2["audit"] and checked2["audit"]["convergence"]["mini_shapes"]["optimizer_steps_2x"] == 6
+
+
 def test_too_deep_maple_is_one_line(tmp_path, capsys, shared_cache):
     args = ["run", "--task", "base2new", "--method", "maple", "--dataset", "mini_shapes", "--seed", "1", "--no-progress",
             "--results", str(tmp_path / "r"), "--cache-dir", str(shared_cache), "--set", "method.depth=9", "method.steps=2"]
