@@ -47,6 +47,7 @@ def test_a_fit_without_the_check_is_served_by_the_checked_fit(tmp_path, shared_c
     assert "maple_reused" not in checked["audit"]
     plain = run([], 1, "b")
     assert plain["audit"]["maple_reused"] and plain["metrics"] == checked["metrics"]
+    assert not [d for d in (shared_cache / "maple").iterdir() if d.is_dir() and not any(d.iterdir())]  # no empty fit directories
     assert plain["audit"]["optimizer_steps"] == 3 and "convergence" not in plain["audit"]
     other = run([], 2, "c")
     assert "maple_reused" not in other["audit"]

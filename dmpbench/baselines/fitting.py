@@ -34,11 +34,11 @@ def cached_fit(method, data: FewShotData, train: Callable[[dict, str], tuple[Wei
     thus serves the fidelity probes of the generated variants, which ask for it without the check)."""
     cfg = {k: v for k, v in method.config.items() if k != "convergence_check"}
     checked = bool(method.config.get("convergence_check"))
-    directory = _fit_dir(method, data, method.config)
+    directory = _fit_dir(method, data, method.config)  # (created only when a fit is saved there)
     with artefact_lock(directory / method.name):  # concurrent ranks/shards: one trains it, the others load it
         cached = _load_fit(method, directory)
         if cached is None and not checked and "convergence_check" in method.config:
-            superset = _fit_dir(method, data, {**method.config, "convergence_check": True}, create=False)
+            superset = _fit_dir(method, data, {**method.config, "convergence_check": True})
             if (superset / "stats.json").exists():
                 with artefact_lock(superset / method.name):
                     cached = _load_fit(method, superset)
@@ -53,17 +53,19 @@ def cached_fit(method, data: FewShotData, train: Callable[[dict, str], tuple[Wei
         for name, run_cfg in runs.items():
             weights[name], st = train(run_cfg, name)
             stats.update({f"optimizer_steps_{name}": st["optimizer_steps"], f"train_loss_{name}": round(st["train_loss"], 4)})
+        directory.mkdir(parents=True, exist_ok=True)
         with atomic_path(directory / "weights.safetensors") as tmp:
             save_file({f"{run}/{k}": v.contiguous() for run, w in weights.items() for k, v in w.items()}, str(tmp))
         write_json(directory / "stats.json", stats)  # written last: its presence marks a complete fit
     return weights, stats
 
 
-def _fit_dir(method, data: FewShotData, config: dict, create: bool = True):
-    """The cache directory of a fit: keyed by the backbone, the data, the seed and the whole config."""
+def _fit_dir(method, data: FewShotData, config: dict):
+    """The cache directory of a fit (not created): keyed by the backbone, the data, the seed and the whole config
+    (``RunContext.artifact_dir``'s layout)."""
     key = {"backbone": method.backbone.cache_key, "dataset": data.dataset, "split": data.split, "seed": method.ctx.seed,
            "data_seed": data.seed, "shots": data.shots, "classes": data.classnames, "config": config}
-    return method.ctx.artifact_dir(method.name, key) if create else method.ctx.cache_dir / method.name / stable_hash(key)
+    return method.ctx.cache_dir / method.name / stable_hash(key)
 
 
 def _load_fit(method, directory) -> tuple[dict[str, Weights], dict] | None:
