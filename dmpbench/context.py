@@ -89,10 +89,12 @@ class RunContext:
         assert self.timer is not None
         return self.timer.phase(name)
 
-    def artifact_dir(self, kind: str, key: Any) -> Path:
-        """A directory for a reusable artefact identified by ``key`` (hashed)."""
+    def artifact_dir(self, kind: str, key: Any, create: bool = True) -> Path:
+        """A directory for a reusable artefact identified by ``key`` (hashed); ``create=False``: its path only
+        (to look for an artefact without leaving an empty directory behind)."""
         path = self.cache_dir / kind / stable_hash(key)
-        path.mkdir(parents=True, exist_ok=True)
+        if create:
+            path.mkdir(parents=True, exist_ok=True)
         return path
 
     def generator(self, offset: int = 0, seed: int | None = None) -> torch.Generator:

@@ -13,7 +13,6 @@ from safetensors.torch import load_file, save_file
 
 from dmpbench.baselines.base import FewShotData
 from dmpbench.cachefiles import atomic_path, try_load, write_json
-from dmpbench.context import stable_hash
 from dmpbench.locking import artefact_lock
 
 Weights = dict[str, torch.Tensor]
@@ -61,11 +60,10 @@ def cached_fit(method, data: FewShotData, train: Callable[[dict, str], tuple[Wei
 
 
 def _fit_dir(method, data: FewShotData, config: dict):
-    """The cache directory of a fit (not created): keyed by the backbone, the data, the seed and the whole config
-    (``RunContext.artifact_dir``'s layout)."""
+    """The cache directory of a fit (not created): keyed by the backbone, the data, the seed and the whole config."""
     key = {"backbone": method.backbone.cache_key, "dataset": data.dataset, "split": data.split, "seed": method.ctx.seed,
            "data_seed": data.seed, "shots": data.shots, "classes": data.classnames, "config": config}
-    return method.ctx.cache_dir / method.name / stable_hash(key)
+    return method.ctx.artifact_dir(method.name, key, create=False)
 
 
 def _load_fit(method, directory) -> tuple[dict[str, Weights], dict] | None:
