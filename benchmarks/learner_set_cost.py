@@ -3,7 +3,8 @@ classification tasks x seeds 1 2 3) has cost so far, cell by cell, read from the
 
     python benchmarks/learner_set_cost.py [--results leaderboards/mini/records] [--seeds 1 2 3]
 
-A cell is one (task, method). It is complete when every seed has a record. Its cost is the sum of its records'
+A cell is one (task, method). It is complete when every (unit, seed) of the task has a record (11 datasets x 3
+seeds for base2new, one unit x 3 seeds for the others). Its cost is the sum of its records'
 ``timings.wall_s`` (one-thread wall seconds of fit, encoding, sampling, probes). The first seed's records carry the
 fits and the convergence check, and the later seeds read cached artefacts, so a complete cell's sum is what the
 cell costs from an empty cache, given the features. Missing cells are listed, never estimated: a figure for
@@ -16,33 +17,42 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 from tabulate import tabulate
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run_mini_benchmark import LEARNERS, TASKS  # noqa: E402
 
-#: VPT learns no text prompt, so it has no DMP variant (DMP A.9 generates the shallow text prompt only)
-DMP_LEARNERS = [m for m in LEARNERS if m != "vpt"]
-METHODS = LEARNERS + [f"dmp_{m}" for m in DMP_LEARNERS] + [f"prompt_diffusion_{m}" for m in LEARNERS]
+from dmpbench.data.mini import MINI_SUITE  # noqa: E402
+from dmpbench.registry import METHODS as REGISTRY, TASKS as TASK_CLASSES  # noqa: E402
+
+#: the learners and the variants the registry has over them (VPT has no ``dmp_vpt``: it learns no text prompt)
+METHODS = [m for m in LEARNERS + [f"dmp_{x}" for x in LEARNERS] + [f"prompt_diffusion_{x}" for x in LEARNERS] if m in REGISTRY]
+
+
+def mini_units(task: str) -> list[str]:
+    """The task's units (record folders) in the mini world, as a run without ``--dataset`` has them; ``units`` reads
+    only the world's suite, so no backbone is loaded."""
+    cls = TASK_CLASSES.get(task)
+    return cls(dict(cls.default_config), SimpleNamespace(suite=MINI_SUITE)).units(None)
 
 
 def cell_costs(results: Path, seeds: list[int]) -> list[dict]:
-    """One row per (task, method) of the set: seeds with a record, the records and their summed ``timings.wall_s``, complete or not."""
+    """One row per (task, method) of the set: its records (of ``seeds``) and their summed ``timings.wall_s``; complete
+    when every (unit, seed) of the task has a record."""
     rows = []
     for task in TASKS:
+        expected = {(unit, seed) for unit in mini_units(task) for seed in seeds}
         for method in METHODS:
-            found: dict[int, float] = {}
-            n = 0
+            found, seconds = set(), 0.0
             for path in sorted((results / task / method).glob("*/*/seed*.json")):
                 rec = json.loads(path.read_text())
-                if rec.get("seed") in seeds:
-                    n += 1
-                    found.setdefault(rec["seed"], 0.0)
-                    found[rec["seed"]] += sum(rec.get("timings", {}).get("wall_s", {}).values())
-            rows.append({"task": task, "method": method, "seeds": sorted(found), "seconds": sum(found.values()),
-                         "records": n,
-                         "complete": set(found) == set(seeds)})
+                if (path.parent.name, rec.get("seed")) in expected:
+                    found.add((path.parent.name, rec["seed"]))
+                    seconds += sum(rec.get("timings", {}).get("wall_s", {}).values())
+            rows.append({"task": task, "method": method, "records": len(found), "of": len(expected),
+                         "seconds": seconds, "complete": found == expected})
     return rows
 
 
@@ -58,12 +68,12 @@ def main() -> int:
     done = [r for r in rows if r["complete"]]
     print(tabulate([[r["task"], r["method"], f"{r['seconds']:.0f}"] for r in done], headers=["task", "method", "s"],
                    tablefmt="github"))
-    partial = [r for r in rows if r["seeds"] and not r["complete"]]
+    partial = [r for r in rows if r["records"] and not r["complete"]]
     print(f"\ncomplete: {len(done)} of {len(rows)} cells, {sum(r['seconds'] for r in done):,.0f} s summed over their "
           f"{sum(r['records'] for r in done)} records")
     for r in partial:
-        print(f"partial : {r['task']} x {r['method']}: seeds {r['seeds']} ({r['seconds']:.0f} s)")
-    missing = [f"{r['task']} x {r['method']}" for r in rows if not r["seeds"]]
+        print(f"partial : {r['task']} x {r['method']}: {r['records']} of {r['of']} records ({r['seconds']:.0f} s)")
+    missing = [f"{r['task']} x {r['method']}" for r in rows if not r["records"]]
     print(f"missing : {len(missing)} cells: " + ", ".join(missing))
     return 0
 
