@@ -1,0 +1,44 @@
+"""benchmarks/repository_recipe.py: the table's repository fidelity, the variant's and learner's spreads and the Δ
+come from the records, and a variant over a learner that does not prompt the image tower is refused before any run."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import repository_recipe  # noqa: E402
+from repository_recipe import default_steps, records, row  # noqa: E402
+
+UNIT = "mini_shapes+mini_patterns"
+
+
+def _record(root: Path, method: str, seed: int, base: float, new: float, fidelity: dict | None = None) -> None:
+    folder = root / "composition" / method / "mini" / UNIT
+    folder.mkdir(parents=True, exist_ok=True)
+    rec = {"seed": seed, "metrics": {UNIT: {"base": base, "new": new, "hm": 2 * base * new / (base + new)}},
+           "audit": {"repository_fidelity": fidelity} if fidelity else {}}
+    (folder / f"seed{seed}-abc.json").write_text(json.dumps(rec))
+
+
+def test_the_benchmark_recipe_is_the_variants_mini_default():
+    assert default_steps("dmp_maple") == 100 and default_steps("dmp_coprompt") == 100
+
+
+def test_row_spreads_fidelity_and_delta(tmp_path):
+    for seed, (base, new) in enumerate([(50.0, 40.0), (52.0, 44.0)], start=1):
+        _record(tmp_path / "v", "dmp_maple", seed, base, new, {UNIT: {"repository_acc": 50.0 + seed, "dmp_acc": 49.0 + seed}})
+        _record(tmp_path / "l", "maple", seed, 56.0, 38.0 + seed)
+    cells = row("composition", "dmp_maple", 800, records(tmp_path / "v", "composition", "dmp_maple"),
+                records(tmp_path / "l", "composition", "maple"))
+    assert cells[:5] == ["dmp_maple", "800", "1 2", "51.50", "50.50"]
+    assert cells[5] == "51.00 ± 1.41 / 56.00 ± 0.00 (-5.00)"
+    assert cells[6] == "42.00 ± 2.83 / 39.50 ± 0.71 (+2.50)"
+
+
+def test_a_variant_without_image_prompts_is_refused(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(sys, "argv", ["repository_recipe.py", "--variants", "dmp_coop", "--root", str(tmp_path)])
+    with pytest.raises(SystemExit, match="dmp_coop is not a variant over a learner that prompts the image tower"):
+        repository_recipe.main()
+    assert not any(tmp_path.iterdir())
