@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import repository_recipe  # noqa: E402
-from repository_recipe import default_steps, records, row  # noqa: E402
+from repository_recipe import default_steps, destination, records, row  # noqa: E402
 
 UNIT = "mini_shapes+mini_patterns"
 
@@ -42,3 +42,17 @@ def test_a_variant_without_image_prompts_is_refused(monkeypatch, tmp_path, capsy
     with pytest.raises(SystemExit, match="dmp_coop is not a variant over a learner that prompts the image tower"):
         repository_recipe.main()
     assert not any(tmp_path.iterdir())
+
+
+def test_only_the_benchmarks_own_recipe_writes_to_the_leaderboards_records(tmp_path):
+    results, root = tmp_path / "records", tmp_path / "ablation"
+    assert destination("dmp_maple", 100, [], results, root) == (True, results)
+    assert destination("dmp_maple", 800, [], results, root) == (False, root / "steps800")
+    assert destination("dmp_maple", 100, ["method.repo_inits=2"], results, root) == (False, root / "steps100-set")
+
+
+def test_an_unknown_variant_is_one_line(monkeypatch, tmp_path):
+    monkeypatch.setattr(sys, "argv", ["repository_recipe.py", "--variants", "dmp_nothing", "--root", str(tmp_path)])
+    with pytest.raises(SystemExit) as exc:
+        repository_recipe.main()
+    assert str(exc.value).startswith("repository_recipe: ") and "dmp_nothing" in str(exc.value) and "\n" not in str(exc.value)
