@@ -56,10 +56,20 @@ def destination(variant: str, steps: int, sets: list[str], results: Path, root: 
 
 
 def records(root: Path, task: str, method: str) -> dict[int, dict]:
-    """{seed: record} of one (task, method) under ``root`` (a seed's records merged over its datasets)."""
+    """{seed: record} of one (task, method) under ``root`` (a seed's records merged over its datasets), read and
+    validated as the leaderboards read them; a malformed record or a folder mixing configurations is an error, never
+    averaged."""
+    from dmpbench.errors import DmpbenchError
+    from dmpbench.leaderboard.variants import comparable_config
+    from dmpbench.runner.records import load_records
+
+    found, problems = load_records(root / task / method)
+    if problems:
+        raise DmpbenchError(str(problems[0]))
+    if len({json.dumps(comparable_config(r), sort_keys=True, default=str) for r in found}) > 1:
+        raise DmpbenchError(f"{root / task / method} mixes records of different configurations")
     out: dict[int, dict] = {}
-    for path in sorted((root / task / method).glob("*/*/*.json")):
-        rec = json.loads(path.read_text())
+    for rec in found:
         merged = out.setdefault(rec["seed"], {"metrics": {}, "fidelity": {}})
         merged["metrics"].update(rec["metrics"])
         merged["fidelity"].update(rec["audit"].get("repository_fidelity", {}))
@@ -90,7 +100,7 @@ def row(task: str, variant: str, steps: int, runs: dict[int, dict], learner: dic
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variants", nargs="+", default=["dmp_maple"])
-    parser.add_argument("--tasks", nargs="+", default=["composition"], choices=sorted(METRICS))
+    parser.add_argument("--tasks", nargs="+", default=["cross_dataset"], choices=sorted(METRICS))
     parser.add_argument("--steps", nargs="+", type=int, default=[100, 800])
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     parser.add_argument("--results", type=Path, default=Path("leaderboards/mini/records"))
@@ -126,9 +136,12 @@ def main() -> int:
                                            progress=False, sets=sets), say=lambda line: print(line, file=sys.stderr))
                     except DmpbenchError as exc:
                         raise SystemExit(f"repository_recipe: {exc}") from None
-                runs = records(where, task, variant)
+                try:
+                    runs, theirs = records(where, task, variant), records(args.results, task, learner)
+                except DmpbenchError as exc:
+                    raise SystemExit(f"repository_recipe: {exc}") from None
                 if runs:
-                    rows.setdefault(task, []).append(row(task, variant, steps, runs, records(args.results, task, learner)))
+                    rows.setdefault(task, []).append(row(task, variant, steps, runs, theirs))
     table = "\n\n".join(f"## {task}\n\n" + tabulate(
         task_rows, headers=["variant", "repository steps", "seeds", "repository acc", "sampled acc",
                             *[f"{name}: variant / learner (Δ)" for name, _ in METRICS[task]]], tablefmt="github", disable_numparse=True)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from dmpbench.errors import DmpbenchError
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import repository_recipe  # noqa: E402
 from repository_recipe import default_steps, destination, records, row  # noqa: E402
@@ -14,12 +16,14 @@ from repository_recipe import default_steps, destination, records, row  # noqa: 
 UNIT = "mini_shapes+mini_patterns"
 
 
-def _record(root: Path, method: str, seed: int, base: float, new: float, fidelity: dict | None = None) -> None:
+def _record(root: Path, method: str, seed: int, base: float, new: float, fidelity: dict | None = None, **settings) -> None:
     folder = root / "composition" / method / "mini" / UNIT
     folder.mkdir(parents=True, exist_ok=True)
-    rec = {"seed": seed, "metrics": {UNIT: {"base": base, "new": new, "hm": 2 * base * new / (base + new)}},
+    rec = {"schema": 2, "task": "composition", "method": method, "backbone": "mini-clip", "world": "mini", "dataset": UNIT,
+           "seed": seed, "config": {"task": {}, "method": settings},
+           "metrics": {UNIT: {"base": base, "new": new, "hm": 2 * base * new / (base + new)}},
            "audit": {"repository_fidelity": fidelity} if fidelity else {}}
-    (folder / f"seed{seed}-abc.json").write_text(json.dumps(rec))
+    (folder / f"seed{seed}-{len(settings)}.json").write_text(json.dumps(rec))
 
 
 def test_the_benchmark_recipe_is_the_variants_mini_default():
@@ -37,7 +41,18 @@ def test_row_spreads_fidelity_and_delta(tmp_path):
     assert cells[6] == "42.00 ± 2.83 / 39.50 ± 0.71 (+2.50)"
 
 
-def test_a_variant_without_image_prompts_is_refused(monkeypatch, tmp_path, capsys):
+def test_a_folder_mixing_configurations_or_a_malformed_record_is_refused(tmp_path):
+    _record(tmp_path, "dmp_maple", 1, 50.0, 40.0)
+    _record(tmp_path, "dmp_maple", 2, 50.0, 40.0, maple_steps=800)
+    with pytest.raises(DmpbenchError, match="mixes records of different configurations"):
+        records(tmp_path, "composition", "dmp_maple")
+    (tmp_path / "composition" / "maple" / "mini").mkdir(parents=True)
+    (tmp_path / "composition" / "maple" / "mini" / "seed1-x.json").write_text("{")
+    with pytest.raises(DmpbenchError, match="invalid JSON"):
+        records(tmp_path, "composition", "maple")
+
+
+def test_a_variant_without_image_prompts_is_refused(monkeypatch, tmp_path):
     monkeypatch.setattr(sys, "argv", ["repository_recipe.py", "--variants", "dmp_coop", "--root", str(tmp_path)])
     with pytest.raises(SystemExit, match="dmp_coop is not a variant over a learner that prompts the image tower"):
         repository_recipe.main()
