@@ -228,3 +228,25 @@ def test_prompt_diffusion_asks_for_image_features_before_class_embeddings(world,
     feats = method.image_features(images, labels)
     assert feats.shape == (1, len(images), world.backbone.embed_dim)
     assert method.image_class_embeddings(labels, feats).shape == (1, len(images), 3, world.backbone.embed_dim)
+
+
+@pytest.mark.parametrize("name", ["maple", "vpt"])
+def test_over_fitting_through_the_tower_in_chunks_gives_what_one_pass_gives(world, tmp_path, monkeypatch, name):
+    """The tower path's chunks are bounded by text passes (images x classes) as well as images; each image has its own
+    loss and SGD, so the chunk size changes only memory."""
+    cls = METHODS.get(f"prompt_diffusion_{name}")
+    ctx = RunContext(device=torch.device("cpu"), precision="fp32", seed=1, cache_dir=tmp_path, progress=False)
+    method = cls(world.backbone, {f"{name}_steps": 2, f"{name}_batch_size": 2, "overfit_steps": 2, "train_steps": 2, "width": 16,
+                                  "layers": 1, "heads": 2, "sample_steps": 2}, ctx)
+    data, _, _ = _shapes(world)
+    method.fit(data, TrainingPool(["mini_shapes"], lambda n, s: data, 1))
+    whole, feats, stats = method.overfit(data)
+    monkeypatch.setattr(cls, "overfit_sequences", 7)  # 3 classes: 2 images a chunk, 3 chunks
+    seen, passes = [], method.learner.prompt_classifier
+    monkeypatch.setattr(method.learner, "prompt_classifier", lambda p, *a: seen.append(p.shape[0]) or passes(p, *a))
+    chunked, feats2, stats2 = method.overfit(data)
+    assert set(seen) == {2} and len(seen) == 3 * 3  # 3 chunks x (2 steps + the last count)
+    assert stats2 == stats and torch.equal(feats2, feats) and stats["overfit_images"] == 6
+    # (the tower's batched fp32 arithmetic moves them by about 1e-5 between chunk sizes; a mixed-up chunk moves them by
+    # the offsets' own size, 0.1 to 2 here)
+    assert torch.allclose(chunked, whole, atol=1e-4) and whole.abs().max() > 0.1

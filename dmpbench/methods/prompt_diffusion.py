@@ -35,8 +35,8 @@ under a ``<learner>_`` prefix.
 5. Over a learner that prompts the image tower (VPT, MaPLe, PromptSRC, CoPrompt, TAC: ``encodes_images``), the
    diffused prompt is its shallow text context (VPT, which has none: its deep visual prompts, ``[depth x n, width]``),
    and every image goes through the tower with its own copy (MaPLe's and CoPrompt's vision prompts are projections of
-   the context): over-fitting back-propagates each image's loss through both towers (chunks of ``tower_chunk``
-   images), and at test time each image is encoded once per sampled prompt (``features_per_prompt_set``). Our choice,
+   the context): over-fitting back-propagates each image's loss through both towers (chunks of at most ``tower_chunk``
+   images and ``overfit_sequences`` text passes), and at test time each image is encoded once per sampled prompt (``features_per_prompt_set``). Our choice,
    the paper being silent on it: the condition is the image's feature under the learner's own learned prompts.
 
 Base learner: the learner (the leaderboards' Δ rows). Treecut embeds its tree's names once per test image
@@ -257,8 +257,10 @@ class PromptDiffusion(ClassificationMethod):
             opt.step()
         return (prompts.detach() - start).cpu(), [right[0], right[-1]]
 
-    #: images over-fitted together through a prompted image tower (each image's prompt has its own loss and SGD, so the
-    #: chunks are independent: only memory depends on it)
+    #: at most this many images over-fitted together through a prompted image tower, and at most ``overfit_sequences``
+    #: text passes (images x classes) with them: each image's prompt has its own loss and SGD, so the chunks are
+    #: independent and only memory depends on them (256 images x mini_objects' 47 classes held 14.5 GB resident, so two
+    #: treecut jobs did not fit in 24 GB; the text budget bounds it as it does the text-only path)
     tower_chunk = 256
 
     def _overfit_through_tower(self, data: FewShotData, keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict]:
@@ -269,8 +271,9 @@ class PromptDiffusion(ClassificationMethod):
         labels = data.labels[keep].to(self.ctx.device)
         follows = self.learner.vision_follows_prompt
         steps, offsets, right = int(self.config["overfit_steps"]), [], [0, 0]
-        for lo in range(0, labels.numel(), self.tower_chunk):
-            idx = list(range(lo, min(lo + self.tower_chunk, labels.numel())))
+        chunk = max(1, min(self.tower_chunk, self.overfit_sequences // len(data.classnames)))
+        for lo in range(0, labels.numel(), chunk):
+            idx = list(range(lo, min(lo + chunk, labels.numel())))
             pixels = images.load(idx).to(self.ctx.device) if follows else None
             with torch.no_grad():
                 start = self.learner.image_prompts(raw[idx]).float()
