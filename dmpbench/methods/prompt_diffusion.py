@@ -35,9 +35,10 @@ under a ``<learner>_`` prefix.
 5. Over a learner that prompts the image tower (VPT, MaPLe, PromptSRC, CoPrompt, TAC: ``encodes_images``), the
    diffused prompt is its shallow text context (VPT, which has none: its deep visual prompts, ``[depth x n, width]``),
    and every image goes through the tower with its own copy (MaPLe's and CoPrompt's vision prompts are projections of
-   the context): over-fitting back-propagates each image's loss through both towers (chunks of at most ``tower_chunk``
-   images and ``overfit_sequences`` text passes), and at test time each image is encoded once per sampled prompt (``features_per_prompt_set``). Our choice,
-   the paper being silent on it: the condition is the image's feature under the learner's own learned prompts.
+   the context): over-fitting back-propagates each image's loss through both towers (chunks of at most
+   ``tower_chunk`` images and ``overfit_sequences`` text passes), and at test time each image is encoded once per
+   sampled prompt (``features_per_prompt_set``). Our choice, the paper being silent on it: the condition is the
+   image's feature under the learner's own learned prompts.
 
 Base learner: the learner (the leaderboards' Δ rows). Treecut embeds its tree's names once per test image
 (``classes_independent``, the learner's).
@@ -221,7 +222,7 @@ class PromptDiffusion(ClassificationMethod):
             return self._overfit_through_tower(data, keep)
         raw = data.features[keep].float().to(self.ctx.device)
         labels = data.labels[keep].to(self.ctx.device)
-        chunk = max(1, self.overfit_sequences // len(data.classnames))
+        chunk = self._images_per_chunk(len(data.classnames))
         offsets, right = [], [0, 0]
         for lo in range(0, labels.numel(), chunk):
             offset, correct = self._overfit_chunk(raw[lo : lo + chunk], labels[lo : lo + chunk], data.classnames)
@@ -235,6 +236,10 @@ class PromptDiffusion(ClassificationMethod):
     #: chunks are independent and only memory depends on it (measured: 1.1 GB per 1,000 sequences in the mini text tower
     #: with their autograd graph; two jobs share this project's 24 GB machine)
     overfit_sequences = 4_000
+
+    def _images_per_chunk(self, classes: int) -> int:
+        """Images over-fitted together: ``overfit_sequences`` text passes, one per (image, class)."""
+        return max(1, self.overfit_sequences // classes)
 
     def _overfit_chunk(self, raw: torch.Tensor, labels: torch.Tensor, classnames) -> tuple[torch.Tensor, list[int]]:
         """``overfit`` of some images whose prompts are the shallow text context: their offsets and how many are right
@@ -271,7 +276,7 @@ class PromptDiffusion(ClassificationMethod):
         labels = data.labels[keep].to(self.ctx.device)
         follows = self.learner.vision_follows_prompt
         steps, offsets, right = int(self.config["overfit_steps"]), [], [0, 0]
-        chunk = max(1, min(self.tower_chunk, self.overfit_sequences // len(data.classnames)))
+        chunk = min(self.tower_chunk, self._images_per_chunk(len(data.classnames)))
         for lo in range(0, labels.numel(), chunk):
             idx = list(range(lo, min(lo + chunk, labels.numel())))
             pixels = images.load(idx).to(self.ctx.device) if follows else None
